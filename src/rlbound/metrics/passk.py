@@ -90,13 +90,22 @@ def pass_at_k_matrix(
         name = problem_ids[p] if problem_ids is not None else p
         raise KTooLargeError(kmax, int(n[p]), name)
     # Group problems by n: inside a group the recurrence is one cumprod over a [P_n, kmax] array.
+    # One work buffer per group, updated in place (no temporaries of size [P, kmax]).
+    j = np.arange(kmax, dtype=np.float64)  # j = k - 1
+    contiguous = bool(np.array_equal(ks, np.arange(1, kmax + 1)))
+    single_group = bool((n == n[0]).all())
     for n_val in np.unique(n):
-        rows = np.flatnonzero(n == n_val)
-        j = np.arange(kmax, dtype=np.float64)  # j = k - 1
+        rows = slice(None) if single_group else np.flatnonzero(n == n_val)
         wrong = (n_val - c[rows]).astype(np.float64)[:, None]
-        factors = np.clip((wrong - j) / (n_val - j), 0.0, 1.0)  # (n-c-j)/(n-j), zero once k > n-c
-        ratio = np.cumprod(factors, axis=1)  # ratio[:, k-1] = C(n-c,k)/C(n,k)
-        out[rows] = 1.0 - ratio[:, ks - 1]
+        denom = n_val - j
+        buf = out if (single_group and contiguous) else np.empty((wrong.shape[0], kmax))
+        np.subtract(wrong, j, out=buf)
+        np.divide(buf, denom, out=buf)  # (n-c-j)/(n-j), true division keeps k=1 exact
+        np.clip(buf, 0.0, 1.0, out=buf)  # zero once k > n-c
+        np.cumprod(buf, axis=1, out=buf)  # buf[:, k-1] = C(n-c,k)/C(n,k)
+        np.subtract(1.0, buf, out=buf)
+        if buf is not out:
+            out[rows] = buf if contiguous else buf[:, ks - 1]
     return out
 
 

@@ -1,0 +1,104 @@
+"""Tokens/s of the ``hf`` backend against ``model.generate(do_sample=True)`` on the same tiny model.
+
+The model is a random-initialised Llama of about 0.8M parameters (vocab 40, hidden 128, 4 layers),
+the size of the sandbox's models. Both samplers decode the same batch of prompts (default 256 rows,
+16 prompt tokens) for exactly ``--new-tokens`` tokens: ``generate`` gets
+``min_new_tokens == max_new_tokens`` and the backend's EOS set is emptied, so neither stops early.
+Both use temperature 1.0 and top-p 0.95. Runs alternate between the two samplers; the best of
+``--repeats`` is reported for each. Goal: ratio >= 2.
+
+    .venv/bin/python bench/sample_cpu.py [--threads 2] [--batch 256] [--new-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+
+def build_model(path: Path, hidden: int, layers: int) -> int:
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    chars = "0123456789+-*/=()., ?\nabcdefghijklmn"
+    vocab = {t: i for i, t in enumerate(["<pad>", "<s>", "</s>", "<unk>"] + list(chars))}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    tk.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                  unk_token="<unk>")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=int(2.7 * hidden),
+                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
+                      max_position_embeddings=512, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    model = LlamaForCausalLM(cfg)
+    model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return sum(p.numel() for p in model.parameters())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--prompt-len", type=int, default=16)
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from rlbound.backends.base import SamplingParams
+    from rlbound.backends.hf import HFBackend, HFOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        n_params = build_model(Path(tmp), a.hidden, a.layers)
+        backend = HFBackend(tmp, HFOptions(device="cpu", batch_size=a.batch, threads=a.threads))
+    backend.eos_ids = []  # fixed length: never stop early
+    tok, lm = backend.tokenizer, backend.lm
+    # Fixed-width prompts (the sandbox's shape): prompt_len - 1 characters after BOS.
+    chars = "0123456789+-*="
+    prompts = ["".join(chars[(i * 7 + j * 3) % len(chars)] for j in range(a.prompt_len - 1)) for i in range(a.batch)]
+    params = SamplingParams(n=1, temperature=1.0, top_p=0.95, max_new_tokens=a.new_tokens)
+    seeds = [[i] for i in range(a.batch)]
+    enc = tok(prompts, return_tensors="pt")
+    assert enc["input_ids"].shape == (a.batch, a.prompt_len)
+
+    def run_ours() -> tuple[int, float]:
+        t = time.perf_counter()
+        out = backend.generate(prompts, params, seeds)
+        dt = time.perf_counter() - t
+        return sum(c.completion_tokens for cs in out for c in cs), dt
+
+    def run_generate() -> tuple[int, float]:
+        t = time.perf_counter()
+        with torch.inference_mode():
+            out = lm.generate(**enc, do_sample=True, temperature=1.0, top_p=0.95, top_k=0,
+                              max_new_tokens=a.new_tokens, min_new_tokens=a.new_tokens)
+        dt = time.perf_counter() - t
+        return int((out.shape[1] - a.prompt_len) * out.shape[0]), dt
+
+    run_ours(), run_generate()  # warm-up
+    best_ours = best_gen = 0.0
+    for _ in range(a.repeats):
+        n, dt = run_ours()
+        assert n == a.batch * a.new_tokens, n
+        best_ours = max(best_ours, n / dt)
+        n, dt = run_generate()
+        assert n == a.batch * a.new_tokens, n
+        best_gen = max(best_gen, n / dt)
+    print(f"sample_cpu: {n_params / 1e6:.2f}M-param Llama, batch {a.batch}, {a.prompt_len}+{a.new_tokens} tokens, "
+          f"{a.threads} threads: hf backend {best_ours:,.0f} tok/s, model.generate {best_gen:,.0f} tok/s, "
+          f"ratio {best_ours / best_gen:.2f}x (goal >= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,564 @@
+"""Sampling with transformers models on CPU or GPU: a batched KV-cache decode loop.
+
+Why not ``model.generate``: for the small models of a boundary study (and the sandbox's tiny
+Llama/Qwen2 models), ``generate`` spends most of its time outside the model (logits processors,
+a key/value cache grown by concatenation every step, mask rebuilding). This backend runs its own
+loop:
+
+* **Static KV cache, own attention** (``fast_path``, Llama / Qwen2 / Qwen3 / Mistral without a
+  sliding window): key/value buffers of shape ``[rows, kv_heads, prompt_len + max_new_tokens,
+  head_dim]`` are allocated once; each step writes one position and attends over a view. The
+  model's own modules (embeddings, projections, norms, MLPs, rotary embedding, LM head) are
+  reused, so weights and numerics are the model's. Other architectures go through the model's
+  ``forward`` with a ``DynamicCache`` (same sampling rule, slower).
+* **Shared prefill**: the ``n`` samples of a problem share one prompt; the prompt is encoded once
+  and its keys/values copied to the sample rows.
+* **Finished rows leave the batch** once a quarter of the rows are done (the caches are compacted).
+* **Left padding** with a key mask and per-row position ids when prompts differ in length; the
+  equal-length case (the sandbox's fixed-width prompts) needs neither.
+
+Sampling rule and reproducibility (user pain point 5: independent samples). Each sample row has its
+own 64-bit seed. Tokens are drawn by the Gumbel-max trick (Gumbel 1954; Maddison et al. 2014):
+``token = argmax_v (logits_v / T + G_v)`` over the top-p nucleus (Holtzman et al. 2020), which is
+an exact draw from ``softmax(logits / T)`` restricted to the nucleus. The uniform noise behind
+``G_v = -log(-log(U_v))`` is counter-based: ``U_v`` is a splitmix64 hash (Steele et al. 2014) of
+(row seed, step, token id) computed with vectorised int64 tensor ops, so it is a pure function of
+those three numbers. A sample's tokens therefore depend only on its seed and its prompt, never on
+which other samples share its batch or how the batch was split: a resumed run redraws a missing
+sample exactly. (Bitwise identity also needs the model's logits to be bitwise identical, which
+holds for the same hardware, dtype and prompt length; mixing prompt lengths in one batch (padding)
+or very different batch sizes can change logits in the last bits, which changes a token only when
+two perturbed scores tie to ~1e-7 -- the same caveat as any GPU engine.) Temperature 0 is greedy.
+Per-row ``torch.Generator`` objects would give the same independence at one RNG call per row and
+step; the hash costs a handful of elementwise ops on a ``[rows, vocab]`` tensor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlbound.backends.base import Completion, SamplingParams, check_seeds
+from rlbound.errors import InputError
+
+
+@dataclass(frozen=True)
+class HFOptions:
+    """Options of the ``hf`` backend.
+
+    Attributes:
+        device: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
+        dtype: "auto" (float32 on CPU, bfloat16 on GPUs that support it, else float16),
+            "float32", "bfloat16" or "float16".
+        batch_size: most sample rows decoded together (also the scoring batch size).
+        fast_path: use the static-KV decoder for Llama/Qwen2/Qwen3/Mistral models; False forces
+            the model's own forward with a DynamicCache (slower; for comparison and other models).
+        threads: torch CPU threads (None: torch's default).
+        trust_remote_code: passed to transformers' from_pretrained.
+    """
+
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 256
+    fast_path: bool = True
+    threads: int | None = None
+    trust_remote_code: bool = False
+
+
+# ---- counter-based noise ---------------------------------------------------------------------
+
+_MASK64 = (1 << 64) - 1
+
+
+def _s64(x: int) -> int:
+    """An unsigned 64-bit constant as the signed int64 torch stores."""
+    x &= _MASK64
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+_GOLDEN = _s64(0x9E3779B97F4A7C15)
+_MIX1 = _s64(0xBF58476D1CE4E5B9)
+_MIX2 = _s64(0x94D049BB133111EB)
+
+
+def _srl(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 tensors (torch's >> is arithmetic)."""
+    return (x >> k) & ((1 << (64 - k)) - 1)
+
+
+def splitmix64(z: torch.Tensor) -> torch.Tensor:
+    """The splitmix64 finaliser (Steele, Lea & Flood 2014) on int64 tensors, any shape.
+
+    Multiplication wraps modulo 2**64 in torch's int64 arithmetic, so this equals the reference
+    unsigned 64-bit function reinterpreted as signed.
+    """
+    z = (z ^ _srl(z, 30)) * _MIX1
+    z = (z ^ _srl(z, 27)) * _MIX2
+    return z ^ _srl(z, 31)
+
+
+def row_keys(seeds: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Per-row hash keys, shape ``[rows]`` int64, from per-sample seeds (any Python ints)."""
+    t = torch.tensor([_s64(s) for s in seeds], dtype=torch.int64, device=device)
+    return splitmix64(t + _GOLDEN)
+
+
+def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """U[row, v] in (0, 1), float32 with 24 random bits, a pure function of (key, step, v).
+
+    Shapes: keys ``[rows]`` -> ``[rows, vocab]``.
+    """
+    k = splitmix64(keys + _s64((step + 1) * 0x9E3779B97F4A7C15))
+    tok = torch.arange(1, vocab + 1, dtype=torch.int64, device=keys.device) * _GOLDEN
+    z = splitmix64(k[:, None] ^ tok[None, :])
+    return (_srl(z, 40).to(torch.float32) + 0.5) * (1.0 / (1 << 24))
+
+
+def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float, keys: torch.Tensor,
+                  step: int) -> torch.Tensor:
+    """Next token per row by Gumbel-max over the top-p nucleus; greedy when temperature is 0.
+
+    Shapes: logits ``[rows, vocab]`` (float32), keys ``[rows]`` -> tokens ``[rows]`` int64.
+    """
+    if temperature == 0:
+        return logits.argmax(-1)
+    scores = logits / temperature
+    if top_p < 1.0:
+        srt, idx = torch.sort(scores, dim=-1, descending=True)
+        probs = torch.softmax(srt, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs  # mass of strictly more likely tokens
+        srt = srt.masked_fill(before >= top_p, float("-inf"))  # the top token always stays
+        scores = torch.empty_like(scores).scatter_(-1, idx, srt)
+    u = uniform_noise(keys, step, scores.shape[-1])
+    return torch.argmax(scores - torch.log(-torch.log(u)), dim=-1)
+
+
+# ---- decoders --------------------------------------------------------------------------------
+
+_FAST_TYPES = {"llama", "qwen2", "qwen3", "mistral"}
+
+
+def fast_path_supported(model: Any) -> bool:
+    """True when ``_StaticKVDecoder`` reproduces ``model``'s forward (full causal attention)."""
+    cfg = model.config
+    if getattr(cfg, "model_type", None) not in _FAST_TYPES:
+        return False
+    layer_types = getattr(cfg, "layer_types", None) or []
+    if any(t != "full_attention" for t in layer_types):
+        return False
+    if cfg.model_type == "mistral" and getattr(cfg, "sliding_window", None):
+        return False
+    if cfg.model_type in ("qwen2", "qwen3") and getattr(cfg, "use_sliding_window", False):
+        return False
+    inner = getattr(model, "model", None)
+    return all(hasattr(inner, a) for a in ("embed_tokens", "layers", "norm", "rotary_emb")) and hasattr(model, "lm_head")
+
+
+def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding (Su et al. 2021), rotate-half convention; x ``[B, H, T, d]``, cos/sin ``[B, T, d]``."""
+    half = x.shape[-1] // 2
+    rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos[:, None] + rot * sin[:, None]
+
+
+class _StaticKVDecoder:
+    """Decoder-only transformer forward with preallocated key/value buffers.
+
+    Reuses the modules of a Llama-family ``*ForCausalLM``; attention is recomputed here:
+    prefill through SDPA, decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view.
+    """
+
+    def __init__(self, model: Any) -> None:
+        cfg = model.config
+        inner = model.model
+        self.embed, self.layers, self.norm = inner.embed_tokens, list(inner.layers), inner.norm
+        self.rotary, self.lm_head = inner.rotary_emb, model.lm_head
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
+        self.groups = self.n_heads // self.n_kv
+        self.scale = getattr(self.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
+
+    def _qkv(self, attn: Any, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        b, t, _ = h.shape
+        q = attn.q_proj(h).view(b, t, self.n_heads, self.head_dim)
+        k = attn.k_proj(h).view(b, t, self.n_kv, self.head_dim)
+        v = attn.v_proj(h).view(b, t, self.n_kv, self.head_dim)
+        if hasattr(attn, "q_norm"):  # Qwen3: RMSNorm over the head dimension
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        return _rope(q, cos, sin), _rope(k, cos, sin), v
+
+    def prefill(self, ids: torch.Tensor, pad: torch.Tensor, row_src: torch.Tensor, max_new: int) -> torch.Tensor:
+        """Encode ``ids [U, L]`` (left-padded by ``pad [U]``); rows take prompt ``row_src [B]``.
+        Returns next-token logits ``[B, V]`` float32."""
+        u, length = ids.shape
+        dev = ids.device
+        self.cap = length + max_new
+        ar = torch.arange(length, device=dev)
+        pos = (ar[None, :] - pad[:, None]).clamp(min=0)
+        padded = bool((pad > 0).any())
+        x = self.embed(ids)
+        cos, sin = self.rotary(x, pos)
+        mask = None
+        if padded:  # causal, keys not padding; the diagonal keeps all-pad query rows finite
+            causal = ar[None, :] <= ar[:, None]
+            valid = ar[None, :] >= pad[:, None]
+            mask = (causal[None] & valid[:, None, :]) | torch.eye(length, dtype=torch.bool, device=dev)[None]
+            mask = mask[:, None]
+        self.k_cache, self.v_cache = [], []
+        rows = row_src.shape[0]
+        for layer in self.layers:
+            attn = layer.self_attn
+            q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)
+            kc = torch.empty(rows, self.n_kv, self.cap, self.head_dim, dtype=k.dtype, device=dev)
+            vc = torch.empty_like(kc)
+            kc[:, :, :length] = k[row_src]
+            vc[:, :, :length] = v[row_src]
+            self.k_cache.append(kc)
+            self.v_cache.append(vc)
+            if self.groups > 1:
+                k, v = k.repeat_interleave(self.groups, dim=1), v.repeat_interleave(self.groups, dim=1)
+            o = torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=mask is None, scale=self.scale)
+            x = x + attn.o_proj(o.transpose(1, 2).reshape(u, length, -1))
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        self.t = length
+        self.pos = (length - pad)[row_src]
+        self.key_ok = (ar[None, :] >= pad[:, None])[row_src] if padded else None
+        if self.key_ok is not None:
+            self.key_ok = torch.cat([self.key_ok, torch.ones(rows, max_new, dtype=torch.bool, device=dev)], 1)
+        return self.lm_head(self.norm(x[:, -1])).float()[row_src]
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per row ``[B]``; returns logits ``[B, V]`` float32."""
+        b = tokens.shape[0]
+        t = self.t
+        x = self.embed(tokens[:, None])
+        cos, sin = self.rotary(x, self.pos[:, None])
+        for i, layer in enumerate(self.layers):
+            attn = layer.self_attn
+            q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)
+            kc, vc = self.k_cache[i], self.v_cache[i]
+            kc[:, :, t] = k[:, :, 0]
+            vc[:, :, t] = v[:, :, 0]
+            qg = q.view(b, self.n_kv, self.groups, self.head_dim)
+            s = torch.matmul(qg, kc[:, :, : t + 1].transpose(-1, -2)).float() * self.scale
+            if self.key_ok is not None:
+                s = s.masked_fill(~self.key_ok[:, None, None, : t + 1], float("-inf"))
+            p = torch.softmax(s, dim=-1).to(vc.dtype)
+            o = torch.matmul(p, vc[:, :, : t + 1]).reshape(b, 1, -1)
+            x = x + attn.o_proj(o)
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        self.t += 1
+        self.pos = self.pos + 1
+        return self.lm_head(self.norm(x[:, 0])).float()
+
+    def keep(self, idx: torch.Tensor) -> None:
+        """Keep only rows ``idx`` (compaction after rows finished)."""
+        self.k_cache = [c[idx] for c in self.k_cache]
+        self.v_cache = [c[idx] for c in self.v_cache]
+        self.pos = self.pos[idx]
+        if self.key_ok is not None:
+            self.key_ok = self.key_ok[idx]
+
+
+class _HFCacheDecoder:
+    """The model's own forward with a transformers ``DynamicCache`` (any causal LM)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def prefill(self, ids: torch.Tensor, pad: torch.Tensor, row_src: torch.Tensor, max_new: int) -> torch.Tensor:
+        from transformers import DynamicCache
+
+        length = ids.shape[1]
+        ar = torch.arange(length, device=ids.device)
+        mask = (ar[None, :] >= pad[:, None]).long()
+        pos = (ar[None, :] - pad[:, None]).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                         past_key_values=DynamicCache(config=self.model.config), use_cache=True, logits_to_keep=1)
+        self.cache = out.past_key_values
+        self.cache.batch_select_indices(row_src)
+        self.mask = mask[row_src]
+        self.pos = (length - pad)[row_src]
+        return out.logits[:, -1].float()[row_src]
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        out = self.model(input_ids=tokens[:, None], attention_mask=self.mask, position_ids=self.pos[:, None],
+                         past_key_values=self.cache, use_cache=True)
+        self.pos = self.pos + 1
+        return out.logits[:, -1].float()
+
+    def keep(self, idx: torch.Tensor) -> None:
+        self.cache.batch_select_indices(idx)
+        self.mask = self.mask[idx]
+        self.pos = self.pos[idx]
+
+
+# ---- the backend -----------------------------------------------------------------------------
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"unknown device {device!r}", field="device") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but no CUDA device is available", field="device")
+    return dev
+
+
+def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype not in table:
+        raise InputError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16", field="dtype")
+    return table[dtype]
+
+
+def load_model_and_tokenizer(model: str, *, device: torch.device, dtype: torch.dtype,
+                             trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer; InputError (no traceback) when ``model`` is not loadable.
+
+    A string that looks like a path (contains a separator or starts with ``.``/``~``) must be an
+    existing directory; anything else is tried as a hub id in the local cache / hub.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(model).expanduser()
+    looks_like_path = os.sep in model or model.startswith((".", "~")) or path.exists()
+    if looks_like_path and not path.is_dir():
+        raise InputError("model directory not found", path=model, field="model")
+    src = str(path) if looks_like_path else model
+    try:
+        tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+        lm = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"cannot load model: {first}", path=model, field="model") from None
+    return lm.to(device).eval(), tok
+
+
+class HFBackend:
+    """Batched sampling and scoring with a transformers causal LM (see module docstring)."""
+
+    name = "hf"
+
+    def __init__(self, model: str, options: HFOptions | None = None) -> None:
+        self.options = options or HFOptions()
+        if self.options.batch_size <= 0:
+            raise InputError(f"batch_size must be positive, got {self.options.batch_size}", field="batch_size")
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        self.device = _resolve_device(self.options.device)
+        self.dtype = _resolve_dtype(self.options.dtype, self.device)
+        self.model = model
+        self.lm, self.tokenizer = load_model_and_tokenizer(
+            model, device=self.device, dtype=self.dtype, trust_remote_code=self.options.trust_remote_code)
+        self.fast = self.options.fast_path and fast_path_supported(self.lm)
+        self.eos_ids = self._eos_ids()
+        self.pad_id = self._pad_id()
+        self.max_positions = getattr(self.lm.config, "max_position_embeddings", None)
+        self._stop_cache: dict[tuple[str, ...], torch.Tensor] = {}
+
+    # -- helpers --
+
+    def _eos_ids(self) -> list[int]:
+        ids: set[int] = set()
+        for src in (getattr(self.lm.generation_config, "eos_token_id", None), self.tokenizer.eos_token_id,
+                    getattr(self.lm.config, "eos_token_id", None)):
+            if isinstance(src, int):
+                ids.add(src)
+            elif isinstance(src, (list, tuple)):
+                ids.update(int(i) for i in src)
+        return sorted(ids)
+
+    def _pad_id(self) -> int:
+        for cand in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, *self.eos_ids):
+            if cand is not None:
+                return int(cand)
+        return 0
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """Token ids of a prompt: special tokens added (BOS) unless the text already starts with BOS."""
+        bos = self.tokenizer.bos_token
+        add = not (bos and prompt.startswith(bos))
+        return list(self.tokenizer(prompt, add_special_tokens=add)["input_ids"])
+
+    def _decoder(self) -> Any:
+        return _StaticKVDecoder(self.lm) if self.fast else _HFCacheDecoder(self.lm)
+
+    def _stop_candidates(self, stop: tuple[str, ...]) -> torch.Tensor:
+        """Bool ``[V]``: tokens whose text may complete a stop string (contain a stop string's last
+        character, decode to nothing, or decode to a partial character)."""
+        if stop not in self._stop_cache:
+            last = {s[-1] for s in stop}
+            vocab = self.lm.get_output_embeddings().weight.shape[0]
+            pieces = self.tokenizer.batch_decode([[i] for i in range(vocab)], skip_special_tokens=False)
+            flags = [p == "" or "\ufffd" in p or any(c in p for c in last) for p in pieces]
+            self._stop_cache[stop] = torch.tensor(flags, dtype=torch.bool, device=self.device)
+        return self._stop_cache[stop]
+
+    # -- public API --
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
+        """For each prompt, one Completion per seed; see the module docstring for the sampling rule."""
+        check_seeds(prompts, seeds)
+        encoded = [self.encode_prompt(p) for p in prompts]
+        rows = [(i, int(s)) for i, ss in enumerate(seeds) for s in ss]
+        results: list[Completion] = []
+        bs = self.options.batch_size
+        with torch.inference_mode():
+            for start in range(0, len(rows), bs):
+                results.extend(self._sample_rows(encoded, rows[start:start + bs], params))
+        out: list[list[Completion]] = [[] for _ in prompts]
+        for (i, _), c in zip(rows, results):
+            out[i].append(c)
+        return out
+
+    def _sample_rows(self, encoded: list[list[int]], rows: list[tuple[int, int]],
+                     params: SamplingParams) -> list[Completion]:
+        dev = self.device
+        uniq = sorted({i for i, _ in rows})
+        where = {p: u for u, p in enumerate(uniq)}
+        lens = [len(encoded[p]) for p in uniq]
+        if min(lens) == 0:
+            raise InputError("a prompt encodes to zero tokens and the tokenizer adds no BOS token", field="prompt")
+        length = max(lens)
+        max_new = params.max_new_tokens
+        if self.max_positions:
+            max_new = min(max_new, self.max_positions - length)
+            if max_new <= 0:
+                raise InputError(f"prompt of {length} tokens leaves no room in the model's "
+                                 f"{self.max_positions}-token context", field="max_new_tokens")
+        ids = torch.full((len(uniq), length), self.pad_id, dtype=torch.long)
+        for u, p in enumerate(uniq):
+            ids[u, length - lens[u]:] = torch.tensor(encoded[p], dtype=torch.long)
+        pad = torch.tensor([length - n for n in lens], dtype=torch.long, device=dev)
+        row_src = torch.tensor([where[i] for i, _ in rows], dtype=torch.long, device=dev)
+        n_rows = len(rows)
+
+        dec = self._decoder()
+        logits = dec.prefill(ids.to(dev), pad, row_src, max_new)
+        keys = row_keys([s for _, s in rows], dev)
+        live = torch.arange(n_rows, device=dev)  # decoder row -> output row
+        alive = torch.ones(n_rows, dtype=torch.bool, device=dev)  # per decoder row
+        out_tok = torch.full((n_rows, max_new), self.pad_id, dtype=torch.long, device=dev)
+        out_lp = torch.zeros((n_rows, max_new), dtype=torch.float32, device=dev) if params.logprobs else None
+        n_gen = torch.full((n_rows,), max_new, dtype=torch.long, device=dev)
+        stopped = torch.zeros(n_rows, dtype=torch.bool, device=dev)
+        eos = torch.tensor(self.eos_ids, dtype=torch.long, device=dev)
+        stop_cand = self._stop_candidates(params.stop) if params.stop else None
+        window = 4 * max((len(s) for s in params.stop), default=0) + 2
+
+        for step in range(max_new):
+            tok = choose_tokens(logits, params.temperature, params.top_p, keys, step)
+            out_tok[live, step] = tok
+            if out_lp is not None:
+                out_lp[live, step] = torch.log_softmax(logits, -1).gather(1, tok[:, None])[:, 0]
+            done = torch.isin(tok, eos) & alive
+            if stop_cand is not None:
+                for r in torch.nonzero(stop_cand[tok] & alive & ~done).flatten().tolist():
+                    o = int(live[r])
+                    tail = out_tok[o, max(0, step + 1 - window): step + 1].tolist()
+                    text = self.tokenizer.decode(tail, skip_special_tokens=True)
+                    if any(s in text for s in params.stop):
+                        done[r] = True
+            if bool(done.any()):
+                finished = live[done]
+                n_gen[finished] = step + 1
+                stopped[finished] = True
+                alive &= ~done
+            n_alive = int(alive.sum())
+            if n_alive == 0 or step == max_new - 1:
+                break
+            if n_alive <= 0.75 * alive.shape[0]:
+                idx = torch.nonzero(alive).flatten()
+                dec.keep(idx)
+                live, keys, tok, alive = live[idx], keys[idx], tok[idx], alive[idx]
+            logits = dec.step(tok)
+
+        return self._finish(rows, encoded, out_tok, out_lp, n_gen, stopped, params)
+
+    def _finish(self, rows, encoded, out_tok, out_lp, n_gen, stopped, params) -> list[Completion]:
+        toks = out_tok.cpu().tolist()
+        ns = n_gen.cpu().tolist()
+        stop_flags = stopped.cpu().tolist()
+        texts = self.tokenizer.batch_decode([t[:n] for t, n in zip(toks, ns)], skip_special_tokens=True)
+        lps = out_lp.cpu().tolist() if out_lp is not None else None
+        res = []
+        for r, (text, n, was_stopped) in enumerate(zip(texts, ns, stop_flags)):
+            text = cut_at_stop(text, params.stop)
+            res.append(Completion(
+                text=text, completion_tokens=n, prompt_tokens=len(encoded[rows[r][0]]),
+                finish_reason="stop" if was_stopped else "length",
+                logprobs=tuple(lps[r][:n]) if lps is not None else None))
+        return res
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[np.ndarray]:
+        """Per-token log-probabilities of each continuation given its prompt (temperature 1).
+
+        Prompt and continuation are tokenised separately and concatenated, so the scored tokens are
+        exactly the continuation's own tokens. Returns float64 arrays of shape ``(T_i,)``.
+        """
+        if len(prompts) != len(continuations):
+            raise ValueError(f"got {len(prompts)} prompts but {len(continuations)} continuations")
+        pairs = []
+        for p, c in zip(prompts, continuations):
+            pid = self.encode_prompt(p)
+            cid = list(self.tokenizer(c, add_special_tokens=False)["input_ids"])
+            if not pid:
+                raise InputError("an empty prompt gives the first token no context (the tokenizer has no BOS)",
+                                 field="prompt")
+            pairs.append((pid, cid))
+        out: list[np.ndarray | None] = [None] * len(pairs)
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        bs = self.options.batch_size
+        with torch.inference_mode():
+            for start in range(0, len(order), bs):
+                chunk = order[start:start + bs]
+                seqs = [pairs[i][0] + pairs[i][1] for i in chunk]
+                width = max(len(s) for s in seqs)
+                ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(seqs), width), dtype=torch.long)
+                for r, s in enumerate(seqs):
+                    ids[r, :len(s)] = torch.tensor(s)
+                    mask[r, :len(s)] = 1
+                logits = self.lm(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                for r, i in enumerate(chunk):
+                    lp, lc = len(pairs[i][0]), len(pairs[i][1])
+                    tgt = torch.tensor(pairs[i][1], dtype=torch.long, device=self.device)
+                    vals = logp[r, lp - 1: lp - 1 + lc].gather(1, tgt[:, None])[:, 0] if lc else logp.new_zeros(0)
+                    out[i] = vals.double().cpu().numpy()
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.lm = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the stop string that ends first (OpenAI/vLLM semantics: stop not included)."""
+    best = None
+    for s in stop:
+        i = text.find(s)
+        if i >= 0 and (best is None or i + len(s) < best[0]):
+            best = (i + len(s), i)
+    return text if best is None else text[:best[1]]
+

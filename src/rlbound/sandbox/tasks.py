@@ -1,0 +1,625 @@
+"""Synthetic, step-checkable reasoning problems: dependency graphs of quantities modulo a prime.
+
+The task follows GSM-Infinite (Zhou et al. 2025, "GSM-Infinite: How Do Your LLMs Behave over
+Infinitely Increasing Context Length and Reasoning Complexity?", arXiv 2502.05252): a problem is a
+graph of quantities, some given ("leaves"), the others defined by one operation on two earlier
+quantities; its difficulty is the number of operations. Here the operations are ``+ - *`` modulo a
+small prime ``p`` so that every value is one token. The question asks for the value of one or more
+*target* quantities; every operation is needed for some target (no distractors), and the targets
+share the given quantities. It exists so that the study of Yue et al. 2025 (arXiv 2504.13837) can
+be run end to end on a laptop CPU: a solution is a list of steps that can be checked one by one,
+which makes CoT-pass@k (Wen et al. 2025) exact.
+
+Grammar (every symbol below is one token; no whitespace)::
+
+    prompt     := statement ("," statement)* ";" question "_"+      (padded to the fixed width)
+    completion := step* "####" VALUE ("," VALUE)*
+    step       := NAME "=" operand OP operand "=" VALUE ";"
+    operand    := NAME | "(" NAME OP NAME ")"                       (at most one "(...)" per step)
+
+A one-operation step ``c=a+b=4;`` computes one quantity; a two-operation step ``d=(a+b)*e=6;``
+computes a quantity together with one of its operands, whose value is not written. The statement
+and question syntax depends on the *context* (a surface template); the solution grammar does not.
+
+Prompts are left-aligned and right-filled with ``_`` to a fixed token width, so every prompt of a
+config has the same length and every completion starts at the same position (``PROMPT_WIDTH``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlbound.errors import InputError
+from rlbound.types import Problem
+
+OPS: tuple[str, ...] = ("+", "-", "*")
+COMMUTATIVE = frozenset({"+", "*"})
+NAMES = "abcdefghijklmnopqrstuvwxyz"
+FILLER = "_"
+ANSWER_MARK = "####"
+STYLES: tuple[str, ...] = ("step1", "step2", "bare")
+ORDERS: tuple[str, ...] = ("prompt", "dfs", "random")
+SPLITS: tuple[str, ...] = ("train", "test")
+GRAPH_FORMAT_VERSION = 1
+
+# Surface templates. {n}: name, {v}: value, {l}/{r}: operand names, {o}: operator, {t}: targets.
+_WORD_OPS = {"+": " plus ", "-": " minus ", "*": " times "}
+CONTEXTS: dict[str, dict[str, str]] = {
+    "eq": {"leaf": "{n}={v}", "node": "{n}={l}{o}{r}", "question": "?{t}"},
+    "rev": {"leaf": "{v}>{n}", "node": "{l}{o}{r}>{n}", "question": "{t}?"},
+    "word": {"leaf": "{n} is {v}", "node": "{n} is {l}{w}{r}", "question": "find {t}"},
+}
+WORD_TOKENS: tuple[str, ...] = (" is ", " plus ", " minus ", " times ", "find ")
+SYMBOL_TOKENS: tuple[str, ...] = (ANSWER_MARK, "=", "+", "-", "*", "(", ")", ",", ";", "?", ">", FILLER)
+
+
+# --------------------------------------------------------------------------------------------------
+# Configuration
+
+
+def _weights(x: Mapping[Any, float] | Sequence[tuple[Any, float]], what: str, allowed: Iterable[Any] | None = None
+             ) -> tuple[tuple[Any, float], ...]:
+    items = tuple(x.items()) if isinstance(x, Mapping) else tuple((k, w) for k, w in x)
+    if not items:
+        raise InputError(f"{what}: empty mixture", field=what)
+    allowed_set = set(allowed) if allowed is not None else None
+    for k, w in items:
+        if allowed_set is not None and k not in allowed_set:
+            raise InputError(f"{what}: unknown entry {k!r}; known: {sorted(allowed_set)}", field=what)
+        if not isinstance(w, (int, float)) or w < 0:
+            raise InputError(f"{what}: weight of {k!r} must be a number >= 0, got {w!r}", field=what)
+    if sum(w for _, w in items) <= 0:
+        raise InputError(f"{what}: weights sum to zero", field=what)
+    return tuple((k, float(w)) for k, w in items)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Everything that defines the problem distribution and the pretraining data mix.
+
+    Attributes:
+        modulus: prime ``p``; all values lie in 0..p-1 and each is one token.
+        max_ops: largest difficulty (number of operations) the prompt width is sized for.
+        max_leaves: most given quantities per problem (at least 2 are used when possible).
+        max_targets: most quantities asked for; a problem with ``d`` operations asks for
+            ``min(max_targets, d)``. More targets shrink the chance of a lucky guess: a response
+            whose reasoning is wrong hits all ``t`` answers by chance with probability ~``p**-t``.
+        contexts: mixture weights of the surface templates (``CONTEXTS``).
+        train_difficulty / test_difficulty: mixture weights over the number of operations.
+        styles: solution-style mixture of the pretraining data (``step1`` one operation per
+            step, ``step2`` two operations per step where possible, ``bare`` answer only).
+        orders: step-order mixture of the pretraining data (``prompt`` the order the statements
+            appear in, ``dfs`` depth-first per target, ``random`` a uniformly random valid order).
+        test_fraction: share of the canonical-problem space reserved for the test split
+            (by canonical hash), so train and test never share a problem whatever the seeds.
+    """
+
+    modulus: int = 23
+    max_ops: int = 12
+    max_leaves: int = 4
+    max_targets: int = 2
+    contexts: tuple[tuple[str, float], ...] = (("eq", 0.6), ("rev", 0.2), ("word", 0.2))
+    train_difficulty: tuple[tuple[int, float], ...] = tuple((d, 1.0) for d in range(1, 13))
+    test_difficulty: tuple[tuple[int, float], ...] = ((2, 1.0), (4, 1.0), (6, 2.0), (8, 2.0), (10, 2.0), (12, 2.0))
+    styles: tuple[tuple[str, float], ...] = (("step1", 0.60), ("step2", 0.25), ("bare", 0.15))
+    orders: tuple[tuple[str, float], ...] = (("prompt", 0.80), ("dfs", 0.15), ("random", 0.05))
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        p = self.modulus
+        if not isinstance(p, int) or p < 3 or any(p % q == 0 for q in range(2, int(p**0.5) + 1)):
+            raise InputError(f"modulus must be a prime >= 3, got {p!r}", field="modulus")
+        if p > 997:
+            raise InputError(f"modulus must be at most 997 (one token per value), got {p}", field="modulus")
+        if not 1 <= self.max_targets <= 4:
+            raise InputError(f"max_targets must be in 1..4, got {self.max_targets}", field="max_targets")
+        if not 2 <= self.max_leaves <= 8:
+            raise InputError(f"max_leaves must be in 2..8, got {self.max_leaves}", field="max_leaves")
+        if not 1 <= self.max_ops or self.max_ops + self.max_leaves > len(NAMES):
+            raise InputError(f"need 1 <= max_ops and max_ops + max_leaves <= {len(NAMES)}, got "
+                             f"max_ops={self.max_ops}, max_leaves={self.max_leaves}", field="max_ops")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise InputError(f"test_fraction must be in (0, 1), got {self.test_fraction}", field="test_fraction")
+        object.__setattr__(self, "contexts", _weights(self.contexts, "contexts", CONTEXTS))
+        object.__setattr__(self, "styles", _weights(self.styles, "styles", STYLES))
+        object.__setattr__(self, "orders", _weights(self.orders, "orders", ORDERS))
+        for name in ("train_difficulty", "test_difficulty"):
+            mix = tuple((int(d), w) for d, w in _weights(getattr(self, name), name))
+            for d, _ in mix:
+                if not 1 <= d <= self.max_ops:
+                    raise InputError(f"{name}: difficulty {d} outside 1..max_ops={self.max_ops}", field=name)
+            object.__setattr__(self, name, mix)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (mixtures as ``{key: weight}``) for manifests."""
+        d = dataclasses.asdict(self)
+        for k in ("contexts", "styles", "orders", "train_difficulty", "test_difficulty"):
+            d[k] = {str(a): w for a, w in getattr(self, k)}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TaskConfig":
+        """Inverse of ``to_dict``; unknown keys raise ``InputError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise InputError(f"unknown task config field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        kw = dict(d)
+        for k in ("train_difficulty", "test_difficulty"):
+            if k in kw and isinstance(kw[k], Mapping):
+                kw[k] = tuple((int(a), w) for a, w in kw[k].items())
+        return cls(**kw)
+
+
+# --------------------------------------------------------------------------------------------------
+# Graphs
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operation: ``name = left op right (mod p)``."""
+
+    name: str
+    op: str
+    left: str
+    right: str
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A problem's dependency graph.
+
+    Attributes:
+        modulus: the prime p.
+        leaves: given quantities ``(name, value)`` in prompt order.
+        nodes: operations in prompt order, which is a topological order.
+        targets: names of the quantities asked for, in question order.
+    """
+
+    modulus: int
+    leaves: tuple[tuple[str, int], ...]
+    nodes: tuple[Node, ...]
+    targets: tuple[str, ...]
+
+    @property
+    def difficulty(self) -> int:
+        return len(self.nodes)
+
+    def node_map(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes}
+
+    def values(self) -> dict[str, int]:
+        """Value of every quantity, leaves and operations."""
+        vals = dict(self.leaves)
+        for n in self.nodes:
+            vals[n.name] = apply_op(n.op, vals[n.left], vals[n.right], self.modulus)
+        return vals
+
+    def answer(self) -> tuple[int, ...]:
+        vals = self.values()
+        return tuple(vals[t] for t in self.targets)
+
+    def to_json(self) -> str:
+        """Serialised form stored in ``Problem.reference`` (compact JSON)."""
+        return json.dumps({
+            "format": GRAPH_FORMAT_VERSION,
+            "modulus": self.modulus,
+            "leaves": [[n, v] for n, v in self.leaves],
+            "nodes": [[n.name, n.op, n.left, n.right] for n in self.nodes],
+            "targets": list(self.targets),
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Graph":
+        """Parse and validate ``to_json`` output; ``ValueError`` says what is wrong."""
+        try:
+            d = json.loads(text)
+            if d.get("format") != GRAPH_FORMAT_VERSION:
+                raise ValueError(f"unsupported graph format {d.get('format')!r}")
+            g = cls(modulus=int(d["modulus"]), leaves=tuple((str(n), int(v)) for n, v in d["leaves"]),
+                    nodes=tuple(Node(str(a), str(o), str(l), str(r)) for a, o, l, r in d["nodes"]),
+                    targets=tuple(str(t) for t in d["targets"]))
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"malformed graph JSON: {e}") from None
+        g.validate()
+        return g
+
+    def validate(self) -> None:
+        """Check the invariants (names unique, topological order, values in range, all used)."""
+        seen: set[str] = set()
+        for n, v in self.leaves:
+            if n in seen or not 0 <= v < self.modulus:
+                raise ValueError(f"bad leaf {n}={v}")
+            seen.add(n)
+        for n in self.nodes:
+            if n.name in seen or n.op not in OPS or n.left not in seen or n.right not in seen:
+                raise ValueError(f"bad node {n.name}={n.left}{n.op}{n.right} (unknown operand or out of order)")
+            seen.add(n.name)
+        if not self.targets or any(t not in self.node_map() for t in self.targets):
+            raise ValueError("targets must name operations")
+        if set(_ancestor_ops(self)) != {n.name for n in self.nodes}:
+            raise ValueError("every operation must be needed by some target")
+
+    def canonical(self) -> str:
+        """Name- and surface-free form: each target's expression with leaf values substituted and
+        the operands of + and * sorted. Two problems with the same canonical form ask the same
+        computation."""
+        vals, nmap = dict(self.leaves), self.node_map()
+
+        def expr(name: str) -> str:
+            if name in vals and name not in nmap:
+                return str(vals[name])
+            n = nmap[name]
+            a, b = expr(n.left), expr(n.right)
+            if n.op in COMMUTATIVE and b < a:
+                a, b = b, a
+            return f"({a}{n.op}{b})"
+
+        return f"p{self.modulus}:" + ",".join(expr(t) for t in self.targets)
+
+    def canonical_hash(self) -> str:
+        """sha256 hex digest of ``canonical()``."""
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+def apply_op(op: str, x: int, y: int, p: int) -> int:
+    """``x op y mod p`` for op in ``OPS``."""
+    if op == "+":
+        return (x + y) % p
+    if op == "-":
+        return (x - y) % p
+    if op == "*":
+        return (x * y) % p
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def _ancestor_ops(g: Graph) -> list[str]:
+    nmap, out, stack = g.node_map(), set(), list(g.targets)
+    while stack:
+        x = stack.pop()
+        if x in nmap and x not in out:
+            out.add(x)
+            stack += [nmap[x].left, nmap[x].right]
+    return sorted(out)
+
+
+def generate_graph(config: TaskConfig, difficulty: int, rng: random.Random) -> Graph:
+    """Draw a random problem graph with ``difficulty`` operations (GSM-Infinite style, see module doc).
+
+    Shape: ``t = min(max_targets, d)`` expression trees (one per target) whose operation counts
+    sum to ``d``; each tree grows by expanding a uniformly chosen open slot. The ``d + t`` leaf
+    slots are filled from ``L = min(d + t, U{2..max_leaves})`` given quantities, each used at least
+    once. Rejected and redrawn when an operation has the same quantity on both sides or two
+    operations have the same definition (that keeps two-operation steps unambiguous).
+    Statements appear leaves first, then operations in a uniformly random topological order.
+    """
+    d = int(difficulty)
+    if not 1 <= d <= config.max_ops:
+        raise InputError(f"difficulty must be in 1..{config.max_ops}, got {difficulty}", field="difficulty")
+    p = config.modulus
+    for _ in range(1000):
+        t = min(config.max_targets, d)
+        # split d operations among t trees, each >= 1
+        cuts = sorted(rng.sample(range(1, d), t - 1))
+        sizes = [b - a for a, b in zip([0] + cuts, cuts + [d])]
+        # trees: node k has children (slot ids); slot = ("op", k) or ("leaf", j)
+        ops_children: list[list[tuple[str, int]]] = []
+        roots: list[int] = []
+        leaf_slots = 0
+        for size in sizes:
+            root = len(ops_children)
+            ops_children.append([("open", 0), ("open", 0)])
+            roots.append(root)
+            open_slots = [(root, 0), (root, 1)]
+            for _ in range(size - 1):
+                parent, side = open_slots.pop(rng.randrange(len(open_slots)))
+                k = len(ops_children)
+                ops_children.append([("open", 0), ("open", 0)])
+                ops_children[parent][side] = ("op", k)
+                open_slots += [(k, 0), (k, 1)]
+            for parent, side in open_slots:
+                ops_children[parent][side] = ("leaf", leaf_slots)
+                leaf_slots += 1
+        n_leaves = min(leaf_slots, rng.randint(2, config.max_leaves))
+        fill = list(range(n_leaves)) + [rng.randrange(n_leaves) for _ in range(leaf_slots - n_leaves)]
+        rng.shuffle(fill)
+        names = rng.sample(NAMES, n_leaves + d)
+        leaf_names, op_names = names[:n_leaves], names[n_leaves:]
+
+        def ref(slot: tuple[str, int]) -> str:
+            kind, i = slot
+            return op_names[i] if kind == "op" else leaf_names[fill[i]]
+
+        nodes = {op_names[k]: Node(op_names[k], rng.choice(OPS), ref(ch[0]), ref(ch[1]))
+                 for k, ch in enumerate(ops_children)}
+        sigs = set()
+        ok = True
+        for n in nodes.values():
+            sig = (n.op,) + ((tuple(sorted((n.left, n.right)))) if n.op in COMMUTATIVE else (n.left, n.right))
+            if n.left == n.right or sig in sigs:
+                ok = False
+                break
+            sigs.add(sig)
+        if not ok:
+            continue
+        order = _random_topo(nodes, rng)
+        leaves = [(nm, rng.randrange(p)) for nm in leaf_names]
+        rng.shuffle(leaves)
+        return Graph(modulus=p, leaves=tuple(leaves), nodes=tuple(nodes[x] for x in order),
+                     targets=tuple(op_names[r] for r in roots))
+    raise RuntimeError("could not draw a valid graph in 1000 tries")  # pragma: no cover - needs tiny max_leaves
+
+
+def _random_topo(nodes: Mapping[str, Node], rng: random.Random) -> list[str]:
+    """Uniformly chosen ready node at each step (random Kahn order)."""
+    done: set[str] = set()
+    order: list[str] = []
+    pending = sorted(nodes)
+    while pending:
+        ready = [x for x in pending if all(a not in nodes or a in done for a in (nodes[x].left, nodes[x].right))]
+        x = rng.choice(ready)
+        pending.remove(x)
+        done.add(x)
+        order.append(x)
+    return order
+
+
+# --------------------------------------------------------------------------------------------------
+# Token-level text
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split text into sandbox tokens (the same pieces the HF tokenizer produces; unknown text
+    becomes single characters). Pure Python, so prompt widths need no tokenizer."""
+    return _TOKEN_RE.findall(text)
+
+
+def _token_pattern() -> str:
+    multi = sorted(set(WORD_TOKENS) | {ANSWER_MARK}, key=len, reverse=True)
+    return "|".join(re.escape(w) for w in multi) + r"|[0-9]+|[\s\S]"
+
+
+_TOKEN_RE = re.compile(_token_pattern())
+
+
+def render_statement(graph: Graph, context: str) -> str:
+    """The problem statement in a surface template, without padding."""
+    tpl = CONTEXTS[context]
+    parts = [tpl["leaf"].format(n=n, v=v) for n, v in graph.leaves]
+    parts += [tpl["node"].format(n=x.name, l=x.left, o=x.op, r=x.right, w=_WORD_OPS[x.op]) for x in graph.nodes]
+    return ",".join(parts) + ";" + tpl["question"].format(t=",".join(graph.targets))
+
+
+def prompt_width(config: TaskConfig) -> int:
+    """Token width of every prompt under ``config``: the longest statement any context can produce
+    (``max_leaves`` leaves, ``max_ops`` operations, ``max_targets`` targets) plus one filler token."""
+    n_leaves, t = config.max_leaves, min(config.max_targets, config.max_ops)
+    leaves = tuple((NAMES[i], config.modulus - 1) for i in range(n_leaves))
+    ops = [Node(NAMES[n_leaves + i], "-", NAMES[0], NAMES[1]) for i in range(config.max_ops)]
+    g = Graph(config.modulus, leaves, tuple(ops), tuple(x.name for x in ops[-t:]))
+    return max(len(split_tokens(render_statement(g, c))) for c in CONTEXTS) + 1
+
+
+def render_prompt(graph: Graph, context: str, width: int) -> str:
+    """Statement right-filled with ``_`` to exactly ``width`` tokens (left-aligned, fixed width)."""
+    s = render_statement(graph, context)
+    n = len(split_tokens(s))
+    if n >= width:
+        raise InputError(f"statement has {n} tokens, prompt width is {width}", field="prompt")
+    return s + FILLER * (width - n)
+
+
+DEFAULT_CONFIG = TaskConfig()
+PROMPT_WIDTH = prompt_width(DEFAULT_CONFIG)
+
+
+def prompt_text(problem: Problem) -> str:
+    """Exactly the text the model sees before its completion: ``problem.prompt``, which for
+    sandbox problems is already left-aligned and filled to the config's fixed token width."""
+    if problem.verifier != "synthetic":
+        raise InputError(f"problem {problem.id!r} is not a sandbox problem (verifier={problem.verifier!r})",
+                         field="verifier")
+    if not problem.prompt.endswith(FILLER):
+        raise InputError(f"problem {problem.id!r}: sandbox prompts end with filler '{FILLER}'", field="prompt")
+    return problem.prompt
+
+
+# --------------------------------------------------------------------------------------------------
+# Solutions
+
+
+def step_order(graph: Graph, order: str, rng: random.Random) -> list[str]:
+    """Operation names in one valid computing order: ``prompt``, ``dfs`` (post-order per target,
+    left operand first) or ``random`` (uniform random topological order)."""
+    nmap = graph.node_map()
+    if order == "prompt":
+        return [n.name for n in graph.nodes]
+    if order == "random":
+        return _random_topo(nmap, rng)
+    if order == "dfs":
+        out: list[str] = []
+        seen: set[str] = set()
+
+        def visit(x: str) -> None:
+            if x not in nmap or x in seen:
+                return
+            visit(nmap[x].left)
+            visit(nmap[x].right)
+            seen.add(x)
+            out.append(x)
+
+        for t in graph.targets:
+            visit(t)
+        return out
+    raise InputError(f"unknown step order {order!r}; known: {', '.join(ORDERS)}", field="orders")
+
+
+def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.Random | None = None) -> str:
+    """A gold completion (without end-of-sequence token).
+
+    ``step1``: one step per operation in ``order``. ``step2``: walking ``order``, each operation
+    absorbs one not-yet-absorbed operand that is itself an operation (and absorbs nothing), written
+    in parentheses; the absorbed operation gets no step of its own. ``bare``: the answer only.
+    """
+    rng = rng or random.Random(0)
+    vals, nmap = graph.values(), graph.node_map()
+    ans = ANSWER_MARK + ",".join(str(vals[t]) for t in graph.targets)
+    if style == "bare":
+        return ans
+    seq = step_order(graph, order, rng)
+    inner_of: dict[str, str] = {}
+    if style == "step2":
+        used: set[str] = set()
+        for x in seq:
+            cands = [a for a in (nmap[x].left, nmap[x].right) if a in nmap and a not in used]
+            if x not in used and cands:
+                u = cands[0] if len(cands) == 1 else rng.choice(cands)
+                inner_of[x] = u
+                used.update((u, x))
+    elif style != "step1":
+        raise InputError(f"unknown solution style {style!r}; known: {', '.join(STYLES)}", field="styles")
+    absorbed = set(inner_of.values())
+    steps = []
+    for x in seq:
+        if x in absorbed:
+            continue
+        n = nmap[x]
+
+        def operand(a: str) -> str:
+            if inner_of.get(x) == a:
+                m = nmap[a]
+                return f"({m.left}{m.op}{m.right})"
+            return a
+
+        steps.append(f"{x}={operand(n.left)}{n.op}{operand(n.right)}={vals[x]};")
+    return "".join(steps) + ans
+
+
+# --------------------------------------------------------------------------------------------------
+# Splits and problems
+
+
+def split_of(graph: Graph, config: TaskConfig) -> str:
+    """``test`` when the canonical hash falls in the reserved ``test_fraction`` of hash space."""
+    return "test" if int(graph.canonical_hash()[:12], 16) < config.test_fraction * 16**12 else "train"
+
+
+def _pick(mix: Sequence[tuple[Any, float]], rng: random.Random) -> Any:
+    return rng.choices([k for k, _ in mix], weights=[w for _, w in mix])[0]
+
+
+def draw_graph(config: TaskConfig, split: str, rng: random.Random, difficulty: int | None = None) -> Graph:
+    """A graph of ``split`` (rejection on the canonical-hash partition), difficulty from the split's
+    mixture unless given."""
+    mix = config.train_difficulty if split == "train" else config.test_difficulty
+    d = difficulty if difficulty is not None else _pick(mix, rng)
+    for _ in range(100_000):
+        g = generate_graph(config, d, rng)
+        if split_of(g, config) == split:
+            return g
+    raise InputError(f"could not draw a {split} problem of difficulty {d}", field="difficulty")  # pragma: no cover
+
+
+def make_problem(graph: Graph, config: TaskConfig, context: str, split: str, pid: str) -> Problem:
+    """Wrap a graph as an ``rlbound.types.Problem`` (verifier ``synthetic``)."""
+    return Problem(
+        id=pid,
+        prompt=render_prompt(graph, context, prompt_width(config)),
+        reference=graph.to_json(),
+        verifier="synthetic",
+        metadata={"difficulty": graph.difficulty, "context": context, "split": split,
+                  "modulus": graph.modulus, "targets": len(graph.targets),
+                  "answer": ",".join(map(str, graph.answer())), "hash": graph.canonical_hash()[:16]},
+    )
+
+
+def generate_split(config: TaskConfig, split: str, count: int, seed: int) -> list[Problem]:
+    """``count`` distinct problems of ``split`` ("train" or "test"), deterministic in (config, split, seed).
+
+    Difficulties follow the split's mixture and contexts ``config.contexts``. Problems within the
+    list are distinct by canonical hash, and the two splits partition the canonical-problem space
+    by hash (``split_of``), so no test problem is ever a train problem, for any seeds.
+    """
+    if split not in SPLITS:
+        raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}", field="split")
+    if count < 0:
+        raise InputError(f"count must be >= 0, got {count}", field="count")
+    rng = random.Random(f"rlbound-sandbox:{split}:{seed}")
+    out: list[Problem] = []
+    seen: set[str] = set()
+    misses = 0
+    while len(out) < count:
+        g = draw_graph(config, split, rng)
+        h = g.canonical_hash()
+        if h in seen:
+            misses += 1
+            if misses > 50 * count + 1000:
+                raise InputError(f"only {len(out)} distinct {split} problems found for count={count}; "
+                                 f"the difficulty mixture has too few distinct problems", field="count")
+            continue
+        seen.add(h)
+        ctx = _pick(config.contexts, rng)
+        out.append(make_problem(g, config, ctx, split, f"{split}-{seed}-{len(out):06d}"))
+    return out
+
+
+def write_problems_jsonl(problems: Iterable[Problem], path: str | Path, *, overwrite: bool = False) -> int:
+    """Write problems as JSONL (one ``dataclasses.asdict(Problem)`` per line) atomically.
+
+    Refuses to replace an existing file unless ``overwrite`` (nothing the user wrote is lost).
+    Returns the number of rows written.
+    """
+    from rlbound.data.jsonl import write_jsonl_atomic
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError("file exists; pass overwrite=True (--overwrite) to replace it", path=str(path))
+    return write_jsonl_atomic(path, (dataclasses.asdict(p) for p in problems))
+
+
+def read_problems_jsonl(path: str | Path) -> list[Problem]:
+    """Read what ``write_problems_jsonl`` wrote; ``InputError`` names the line and field."""
+    from rlbound.data.jsonl import read_jsonl, require
+
+    out = []
+    for line, obj in read_jsonl(path):
+        out.append(Problem(id=str(require(obj, "id", (str, int), path=path, line=line)),
+                           prompt=require(obj, "prompt", str, path=path, line=line),
+                           reference=obj.get("reference"), verifier=obj.get("verifier", "synthetic"),
+                           metadata=obj.get("metadata") or {}))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Pretraining examples
+
+
+@dataclass(frozen=True)
+class Example:
+    """One pretraining example: fixed-width prompt, gold completion, and what was drawn."""
+
+    prompt: str
+    completion: str
+    difficulty: int
+    context: str
+    style: str
+    order: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def training_examples(config: TaskConfig, rng: random.Random, count: int) -> Iterator[Example]:
+    """``count`` train-split examples: difficulty, context, style and order drawn from the config's
+    mixtures (the pretraining data mix)."""
+    width = prompt_width(config)
+    for _ in range(count):
+        g = draw_graph(config, "train", rng)
+        ctx, style, order = _pick(config.contexts, rng), _pick(config.styles, rng), _pick(config.orders, rng)
+        yield Example(render_prompt(g, ctx, width), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)
