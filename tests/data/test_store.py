@@ -85,7 +85,10 @@ def test_add_rejects_unknown_problem_and_bad_index(tmp_path):
     with pytest.raises(InputError) as e:
         st.add_verdicts([("q0", -1, _v(True))])
     assert e.value.field == "sample_index"
+    with pytest.raises(InputError, match="wrong type"):
+        st.add_samples([Sample("q0", 0, text=5)])  # type: ignore[arg-type]
     assert _parts(st.path, "samples") == [] and _parts(st.path, "verdicts") == []
+    assert not any(n.startswith(".tmp-") for n in os.listdir(st.path / "samples"))
 
 
 def test_reopen_same_configuration_keeps_created_and_resumes(tmp_path):
@@ -365,7 +368,7 @@ def test_kill_9_at_random_moments_then_rerun_gives_every_cell_exactly_once(tmp_p
     print(f"kill test seed {seed}")
     run = tmp_path / "run"
     P, N = 50, 64
-    args = [sys.executable, str(WRITER), str(run), str(P), str(N), "10", "0.002", "25"]
+    args = [sys.executable, str(WRITER), str(run), str(P), str(N), "16", "0.002", "20"]
     interrupted = 0
     # one kill at an arbitrary early moment (interpreter start-up, create, first chunks)
     proc = subprocess.Popen(args)

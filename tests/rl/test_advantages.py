@@ -494,3 +494,24 @@ def test_overlong_penalty_hand_example():
         overlong_penalty(lengths, max_len=4, cache_len=5)
     with pytest.raises(ValueError):
         overlong_penalty(torch.tensor([-1]), max_len=20, cache_len=4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    rew, groups, mask, tlr, values, greedy = _random_batch(7, holes=True)
+    kw = dict(rewards=rew, group_ids=groups, response_mask=mask, token_level_rewards=tlr, values=values, greedy_rewards=greedy)
+    cpu = AdvantageInputs(**kw)
+    gpu = AdvantageInputs(**{k: v.cuda() for k, v in kw.items()})
+    for name in ("grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline", "remax", "gae"):
+        a, b = get_advantage(name)(cpu, AdvantageConfig(gamma=0.9)), get_advantage(name)(gpu, AdvantageConfig(gamma=0.9))
+        assert b.advantages.device.type == "cuda"
+        assert torch.allclose(a.advantages, b.advantages.cpu(), atol=1e-9), name
+        assert torch.allclose(a.returns, b.returns.cpu(), atol=1e-9), name
+    binary = (rew > 0).to(D)
+    a = get_advantage("passk")(AdvantageInputs(rewards=binary, group_ids=groups, response_mask=mask), AdvantageConfig(k=2))
+    b = get_advantage("passk")(AdvantageInputs(rewards=binary.cuda(), group_ids=groups.cuda(), response_mask=mask.cuda()),
+                               AdvantageConfig(k=2))
+    assert torch.allclose(a.advantages, b.advantages.cpu(), atol=1e-9)
+    keep = filter_groups(rew.cuda(), groups.cuda())
+    assert torch.equal(keep.cpu(), filter_groups(rew, groups))

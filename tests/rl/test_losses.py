@@ -144,6 +144,13 @@ def test_on_policy_loss_is_minus_mean_advantage():
     assert float(out.clip_frac) == 0.0
 
 
+def test_empty_mask_gives_zero_loss_and_finite_metrics():
+    logp = torch.randn(2, 3, dtype=D, requires_grad=True)
+    out = policy_loss(logp, torch.zeros(2, 3, dtype=D), torch.ones(2, 3, dtype=D), torch.zeros(2, 3, dtype=torch.bool))
+    assert float(out.loss.detach()) == 0.0
+    assert all(math.isfinite(v) for v in out.metrics().values())
+
+
 def _ref_policy_loss(logp, old, adv, mask, cfg):
     rows = []
     for i in range(len(logp)):

@@ -15,7 +15,12 @@ Every file is written to ``.tmp-<pid>-<uuid>.<ext>`` in its own folder, flushed,
 ``os.replace``d into place, so a crash (even kill -9) never leaves a half-written visible file.
 Part files are immutable; writing a cell that is already stored is a no-op, so rerunning a killed
 writer fills exactly the missing cells. Readers dedupe by cell (first part in (seq, name) order
-wins) in case two writers raced; ``verify_integrity`` reports such duplicates.
+wins) in case two writers raced; ``verify_integrity`` reports such duplicates. Leftover temp files
+of dead writers are ignored by readers and removed by the next writer. ``compact`` journals its
+work in ``.compact-<tag>.json`` so that the next writer finishes a compaction killed midway.
+
+Cells are keyed internally by an int64 code ``problem ordinal << 32 | sample_index`` so that
+dedupe, ``counts`` and ``missing_cells`` are numpy operations over ~1M rows, not Python loops.
 """
 
 from __future__ import annotations
@@ -196,6 +201,13 @@ def _list_parts(folder: Path) -> list[tuple[int, str]]:
             out.append((int(m.group(1)), name))
     out.sort()
     return out
+
+
+def _to_table(cols: dict[str, list[Any]], schema: pa.Schema, run: Path) -> pa.Table:
+    try:
+        return pa.Table.from_pydict(cols, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise InputError(f"a record field has the wrong type for {schema.names}: {e}", path=str(run)) from None
 
 
 def _normalise(x: Any) -> Any:
@@ -398,7 +410,7 @@ class RunStore:
         if not fresh:
             return 0
         cols = {name: [getattr(s, name) for s in fresh] for name in _SAMPLE_FIELDS}
-        table = pa.Table.from_pydict(cols, schema=SAMPLE_SCHEMA)
+        table = _to_table(cols, SAMPLE_SCHEMA, self.path)
         name = self._write_part(SAMPLES_DIR, table)
         self._remember(SAMPLES_DIR, name, table, new_codes)
         return len(fresh)
@@ -436,7 +448,7 @@ class RunStore:
                 cols[name] = [r[2].status.value for r in fresh]
             else:
                 cols[name] = [getattr(r[2], name) for r in fresh]
-        table = pa.Table.from_pydict(cols, schema=VERDICT_SCHEMA)
+        table = _to_table(cols, VERDICT_SCHEMA, self.path)
         name = self._write_part(VERDICTS_DIR, table)
         self._remember(VERDICTS_DIR, name, table, new_codes)
         return len(fresh)
@@ -497,7 +509,11 @@ class RunStore:
         cols = [t.column(n).to_pylist() for n in _VERDICT_FIELDS]
         out: dict[tuple[str, int], Verdict] = {}
         for pid, idx, vals in zip(pids, idxs, zip(*cols)):
-            out[(pid, idx)] = Verdict(*vals)
+            try:
+                out[(pid, idx)] = Verdict(*vals)
+            except (ValueError, TypeError) as e:
+                raise InputError(f"corrupt verdict for cell ({pid!r}, {idx}): {e}; see verify_integrity()",
+                                 path=str(self.path / VERDICTS_DIR)) from None
         return out
 
     def missing_cells(self, n: int) -> list[tuple[str, int]]:

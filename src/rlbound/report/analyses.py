@@ -131,7 +131,7 @@ class HistogramFigure:
 @dataclass(frozen=True)
 class Distribution:
     label: str
-    density: tuple[float, ...]  # per bin, integrates to 1 over the edges
+    share: tuple[float, ...]  # share of the run's responses in each bin (sums to 1)
     median: float
     count: int
 
@@ -349,8 +349,9 @@ def _distributions(values: Mapping[str, NDArray[np.float64]], labels: Sequence[s
         edges[0], edges[-1] = min(edges[0], allv.min()), max(edges[-1], allv.max())
     series = []
     for lab in labels:
-        dens, _ = np.histogram(values[lab], bins=edges, density=True)
-        series.append(Distribution(lab, tuple(float(d) for d in dens), float(np.median(values[lab])), int(values[lab].size)))
+        counts, _ = np.histogram(values[lab], bins=edges)
+        share = counts / values[lab].size
+        series.append(Distribution(lab, tuple(float(d) for d in share), float(np.median(values[lab])), int(values[lab].size)))
     return tuple(float(e) for e in edges), tuple(series)
 
 
@@ -380,7 +381,7 @@ def perplexity_distributions(
             raise ValueError(f"run {lab!r}: perplexities must be finite, positive and non-empty")
     edges, series = _distributions(arrs, labels, log_x=True, bins=bins)
     fig = DistributionFigure(key="perplexity", title=f"Perplexity of each run's responses under {scorer}",
-                             xlabel="per-response perplexity (log scale)", ylabel="density",
+                             xlabel="per-response perplexity (log scale)", ylabel="share of responses",
                              edges=edges, log_x=True, series=series)
     ref = arrs.get(base)
     rows = tuple((d.label, d.count, d.median, None if ref is None else percentile_in(ref, d.median)) for d in series)
@@ -417,7 +418,7 @@ def entropy_distributions(
             raise ValueError(f"run {lab!r}: entropies must be finite and non-empty")
     edges, series = _distributions(arrs, labels, log_x=False, bins=bins)
     fig = DistributionFigure(key="entropy", title="Entropy of responses (sampled-token estimate)",
-                             xlabel="mean -log p(sampled token) per response (nats/token)", ylabel="density",
+                             xlabel="mean -log p(sampled token) per response (nats/token)", ylabel="share of responses",
                              edges=edges, log_x=False, series=series)
     rows = tuple((lab, int(arrs[lab].size), float(arrs[lab].mean()), float(np.median(arrs[lab])),
                   float(token_weighted[lab])) for lab in labels)

@@ -449,7 +449,7 @@ def build_report(
             ppl_tables.append(table)
             metrics["perplexity"] = {"scorer": scorer, "runs": {row[0]: {
                 "n_responses": row[1], "median": row[2], "median_percentile_in_base": row[3]} for row in table.rows},
-                "bin_edges": list(fig.edges), "density": {d.label: list(d.density) for d in fig.series}}
+                "bin_edges": list(fig.edges), "share_per_bin": {d.label: list(d.share) for d in fig.series}}
 
     # -- training steps ------------------------------------------------------------------------
     points = []
@@ -704,14 +704,15 @@ def _sections(figures, drawn, notes, table2, coverage_tables, ppl_tables, ent_ta
         "coverage": [TableBlock(t) for t in coverage_tables]
         or [NoteBlock("Coverage needs a second run sharing problems with the base run.")],
         "accuracy_hist": fig_block("accuracy_hist", "Problems per accuracy bin, one panel per run."),
-        "perplexity": fig_block("perplexity", "Density of per-response perplexity (log-spaced bins); dotted lines: "
-                                "medians.") + [TableBlock(t) for t in ppl_tables] + note_blocks("perplexity"),
+        "perplexity": fig_block("perplexity", "Share of each run's responses per perplexity bin (log-spaced bins); "
+                                "dotted lines: medians.") + [TableBlock(t) for t in ppl_tables] + note_blocks("perplexity"),
         "training": fig_block("training", f"pass@1 and pass@{K} per checkpoint, one line per training run.")
         + note_blocks("training"),
         "cot": fig_block("cot_passk", "Solid: pass@k; dashed: CoT-pass@k with its 95% band.") + note_blocks("cot")
         + fig_block("extra_metrics", "maj@k (Monte Carlo over k-subsets), G-Pass@k against tau, Cover@tau against tau.")
         + note_blocks("extra"),
-        "entropy": fig_block("entropy", "Density of the per-response entropy estimate; dotted lines: medians.")
+        "entropy": fig_block("entropy", "Share of each run's responses per bin of the per-response entropy estimate; "
+                             "dotted lines: medians.")
         + [TableBlock(t) for t in ent_tables] + note_blocks("entropy"),
     }
     out = []

@@ -87,7 +87,11 @@ def _draw_panel(ax, panel: Panel, colors: Mapping[str, str]) -> None:
     elif panel.x_range is not None:
         ax.set_xlim(*panel.x_range)
     if panel.integer_x:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        xs = sorted({x for cv in panel.curves for x in cv.x})
+        if len(xs) <= 12:
+            ax.xaxis.set_major_locator(FixedLocator(xs))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if panel.y_range is not None:
         pad = 0.02 * (panel.y_range[1] - panel.y_range[0])
         ax.set_ylim(panel.y_range[0] - pad, panel.y_range[1] + pad)
@@ -142,11 +146,13 @@ def plot_distributions(data: DistributionFigure, colors: Mapping[str, str]) -> F
     edges = np.asarray(data.edges)
     for d in data.series:
         color = colors.get(d.label, _GREY)
-        ax.stairs(d.density, edges, color=color, lw=1.6, label=f"{d.label} (n={d.count}, median {d.median:.3g})")
-        ax.stairs(d.density, edges, color=color, alpha=0.12, fill=True)
+        ax.stairs(d.share, edges, color=color, lw=1.6, label=f"{d.label} ({d.count} responses, median {d.median:.3g})")
+        ax.stairs(d.share, edges, color=color, alpha=0.12, fill=True)
         ax.axvline(d.median, color=color, ls=":", lw=1.2)
     if data.log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_xlabel(data.xlabel)
     ax.set_ylabel(data.ylabel)
     ax.set_title(data.title)

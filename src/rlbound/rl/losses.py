@@ -357,6 +357,9 @@ def policy_loss(
         lr = log_ratio.detach()
         k3 = torch.exp(lr) - lr - 1.0  # k3 of KL(old || new): x = new/old, (x - 1) - log x
         ratio_d = ratio.detach()
+        # -inf outside the mask; an empty mask gives -inf, reported as 0 (no host sync needed)
+        ratio_max = torch.where(m, ratio_d, torch.full_like(ratio_d, float("-inf"))).amax()
+        ratio_max = torch.where(torch.isfinite(ratio_max), ratio_max, torch.zeros_like(ratio_max))
         out = PolicyLossOutput(
             loss=loss,
             clip_frac=masked_mean(clip_active.to(ratio_d.dtype), m),
@@ -366,9 +369,7 @@ def policy_loss(
             approx_kl=masked_mean(-lr, m),
             approx_kl_k3=masked_mean(k3, m),
             ratio_mean=masked_mean(ratio_d, m),
-            ratio_max=torch.where(m, ratio_d, torch.full_like(ratio_d, float("-inf"))).max()
-            if bool(m.any())
-            else torch.zeros((), dtype=ratio_d.dtype, device=ratio_d.device),
+            ratio_max=ratio_max,
         )
     return out
 
