@@ -398,7 +398,7 @@ def test_percentile_in_and_coverage_table():
     t = A.coverage_table({"both": ["a", "b"], "only_base": ["c"], "only_other": [], "neither": ["d"]}, "base", "rl")
     assert [r[:2] for r in t.rows] == [("both solve", 2), ("base only", 1), ("rl only", 0), ("neither", 1)]
     assert [r[2] for r in t.rows] == [0.5, 0.25, 0.0, 0.25]
-    assert ("both solve (2)", ("a", "b")) in t.details
+    assert ("both solve (2): problem ids", ("a", "b")) in t.details
 
 
 def test_passk_curves_marks_crossing_on_log2_axis():

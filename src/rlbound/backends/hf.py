@@ -167,31 +167,78 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return x * cos[:, None] + rot * sin[:, None]
 
 
+def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
+    """A Llama-style RMSNorm module's function, computed in float32 like the module."""
+    eps = getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", 1e-6)
+    y = torch.nn.functional.rms_norm(x.float(), (x.shape[-1],), eps=eps)
+    return norm.weight * y.to(x.dtype)
+
+
+class _Layer:
+    """One decoder layer's weights, with q/k/v and gate/up projections fused for small models."""
+
+    def __init__(self, layer: Any, fuse: bool) -> None:
+        attn, mlp = layer.self_attn, layer.mlp
+        self.ln1, self.ln2 = layer.input_layernorm, layer.post_attention_layernorm
+        self.q_norm, self.k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
+        self.o_proj, self.down_proj, self.act = attn.o_proj, mlp.down_proj, mlp.act_fn
+        self.fused = fuse
+        if fuse:
+            projs = (attn.q_proj, attn.k_proj, attn.v_proj)
+            self.w_qkv = torch.cat([m.weight for m in projs]).detach()
+            self.b_qkv = (torch.cat([m.bias for m in projs]).detach()
+                          if all(m.bias is not None for m in projs) else None)
+            self.w_gu = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).detach()
+            self.b_gu = (torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias]).detach()
+                         if mlp.gate_proj.bias is not None else None)
+            self.split = [attn.q_proj.out_features, attn.k_proj.out_features, attn.v_proj.out_features]
+        else:
+            self.q_proj, self.k_proj, self.v_proj = attn.q_proj, attn.k_proj, attn.v_proj
+            self.gate_proj, self.up_proj = mlp.gate_proj, mlp.up_proj
+
+    def qkv(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.fused:
+            return torch.nn.functional.linear(h, self.w_qkv, self.b_qkv).split(self.split, dim=-1)
+        return self.q_proj(h), self.k_proj(h), self.v_proj(h)
+
+    def mlp(self, h: torch.Tensor) -> torch.Tensor:
+        if self.fused:
+            gate, up = torch.nn.functional.linear(h, self.w_gu, self.b_gu).chunk(2, dim=-1)
+        else:
+            gate, up = self.gate_proj(h), self.up_proj(h)
+        return self.down_proj(self.act(gate) * up)
+
+
 class _StaticKVDecoder:
     """Decoder-only transformer forward with preallocated key/value buffers.
 
-    Reuses the modules of a Llama-family ``*ForCausalLM``; attention is recomputed here:
-    prefill through SDPA, decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view.
+    Uses the weights of a Llama-family ``*ForCausalLM`` (q/k/v and gate/up fused into one matmul
+    each for models under 1B parameters); attention is recomputed here: prefill through SDPA,
+    decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view. Rotary tables are computed
+    once per batch by the model's own rotary module.
     """
 
     def __init__(self, model: Any) -> None:
         cfg = model.config
         inner = model.model
-        self.embed, self.layers, self.norm = inner.embed_tokens, list(inner.layers), inner.norm
+        fuse = sum(p.numel() for p in model.parameters()) < 1_000_000_000
+        self.embed, self.norm = inner.embed_tokens, inner.norm
+        self.layers = [_Layer(layer, fuse) for layer in inner.layers]
         self.rotary, self.lm_head = inner.rotary_emb, model.lm_head
         self.n_heads = cfg.num_attention_heads
         self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
         self.groups = self.n_heads // self.n_kv
-        self.scale = getattr(self.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
+        self.scale = getattr(inner.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
 
-    def _qkv(self, attn: Any, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    def _qkv(self, layer: _Layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
         b, t, _ = h.shape
-        q = attn.q_proj(h).view(b, t, self.n_heads, self.head_dim)
-        k = attn.k_proj(h).view(b, t, self.n_kv, self.head_dim)
-        v = attn.v_proj(h).view(b, t, self.n_kv, self.head_dim)
-        if hasattr(attn, "q_norm"):  # Qwen3: RMSNorm over the head dimension
-            q, k = attn.q_norm(q), attn.k_norm(k)
+        q, k, v = layer.qkv(h)
+        q = q.view(b, t, self.n_heads, self.head_dim)
+        k = k.view(b, t, self.n_kv, self.head_dim)
+        v = v.view(b, t, self.n_kv, self.head_dim)
+        if layer.q_norm is not None:  # Qwen3: RMSNorm over the head dimension
+            q, k = _rms_norm(q, layer.q_norm), _rms_norm(k, layer.k_norm)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         return _rope(q, cos, sin), _rope(k, cos, sin), v
 
@@ -201,11 +248,14 @@ class _StaticKVDecoder:
         u, length = ids.shape
         dev = ids.device
         self.cap = length + max_new
+        x = self.embed(ids)
+        # rotary tables for positions 0..cap-1, gathered per row and step
+        cos_t, sin_t = self.rotary(x, torch.arange(self.cap, device=dev)[None])
+        self.cos_t, self.sin_t = cos_t[0], sin_t[0]
         ar = torch.arange(length, device=dev)
         pos = (ar[None, :] - pad[:, None]).clamp(min=0)
+        cos, sin = self.cos_t[pos], self.sin_t[pos]
         padded = bool((pad > 0).any())
-        x = self.embed(ids)
-        cos, sin = self.rotary(x, pos)
         mask = None
         if padded:  # causal, keys not padding; the diagonal keeps all-pad query rows finite
             causal = ar[None, :] <= ar[:, None]
@@ -215,8 +265,7 @@ class _StaticKVDecoder:
         self.k_cache, self.v_cache = [], []
         rows = row_src.shape[0]
         for layer in self.layers:
-            attn = layer.self_attn
-            q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)
+            q, k, v = self._qkv(layer, _rms_norm(x, layer.ln1), cos, sin)
             kc = torch.empty(rows, self.n_kv, self.cap, self.head_dim, dtype=k.dtype, device=dev)
             vc = torch.empty_like(kc)
             kc[:, :, :length] = k[row_src]
@@ -227,24 +276,24 @@ class _StaticKVDecoder:
                 k, v = k.repeat_interleave(self.groups, dim=1), v.repeat_interleave(self.groups, dim=1)
             o = torch.nn.functional.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, is_causal=mask is None, scale=self.scale)
-            x = x + attn.o_proj(o.transpose(1, 2).reshape(u, length, -1))
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            x = x + layer.o_proj(o.transpose(1, 2).reshape(u, length, -1))
+            x = x + layer.mlp(_rms_norm(x, layer.ln2))
         self.t = length
         self.pos = (length - pad)[row_src]
-        self.key_ok = (ar[None, :] >= pad[:, None])[row_src] if padded else None
-        if self.key_ok is not None:
-            self.key_ok = torch.cat([self.key_ok, torch.ones(rows, max_new, dtype=torch.bool, device=dev)], 1)
-        return self.lm_head(self.norm(x[:, -1])).float()[row_src]
+        self.key_ok = None
+        if padded:
+            ok = (ar[None, :] >= pad[:, None])[row_src]
+            self.key_ok = torch.cat([ok, torch.ones(rows, max_new, dtype=torch.bool, device=dev)], 1)
+        return self.lm_head(_rms_norm(x[:, -1], self.norm)).float()[row_src]
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row ``[B]``; returns logits ``[B, V]`` float32."""
         b = tokens.shape[0]
         t = self.t
         x = self.embed(tokens[:, None])
-        cos, sin = self.rotary(x, self.pos[:, None])
+        cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]
         for i, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            q, k, v = self._qkv(attn, layer.input_layernorm(x), cos, sin)
+            q, k, v = self._qkv(layer, _rms_norm(x, layer.ln1), cos, sin)
             kc, vc = self.k_cache[i], self.v_cache[i]
             kc[:, :, t] = k[:, :, 0]
             vc[:, :, t] = v[:, :, 0]
@@ -254,11 +303,11 @@ class _StaticKVDecoder:
                 s = s.masked_fill(~self.key_ok[:, None, None, : t + 1], float("-inf"))
             p = torch.softmax(s, dim=-1).to(vc.dtype)
             o = torch.matmul(p, vc[:, :, : t + 1]).reshape(b, 1, -1)
-            x = x + attn.o_proj(o)
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            x = x + layer.o_proj(o)
+            x = x + layer.mlp(_rms_norm(x, layer.ln2))
         self.t += 1
         self.pos = self.pos + 1
-        return self.lm_head(self.norm(x[:, 0])).float()
+        return self.lm_head(_rms_norm(x[:, 0], self.norm)).float()
 
     def keep(self, idx: torch.Tensor) -> None:
         """Keep only rows ``idx`` (compaction after rows finished)."""

@@ -27,8 +27,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     from rlbound.data.formats import import_to_store
 
     store = import_to_store(args.input, args.out, fmt=args.format)
-    ids, n, c = store.counts()
-    print(f"imported {int(n.sum())} samples of {len(ids)} problems into {store.path}")
+    n_samples = store.sample_table().num_rows
+    n_verdicts = store.verdict_table().num_rows
+    print(f"imported {n_samples} samples ({n_verdicts} with verdicts) of {len(store.problems())} problems "
+          f"into {store.path}")
     return 0
 
 

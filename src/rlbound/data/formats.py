@@ -22,9 +22,7 @@ with the path, the 1-based line number and the field. Nothing is skipped silentl
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -38,11 +36,11 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from rlbound.data.store import RunStore, _fsync_dir, _tmp_name
+from rlbound.data.jsonl import read_jsonl as _rows
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
 
 FORMATS = ("correct_jsonl", "humaneval", "rm_maj")
-_PROGRESS_MIN_BYTES = 50 << 20  # show a progress bar for files larger than this
 
 
 @dataclass(frozen=True)
@@ -66,48 +64,6 @@ class ImportedRun:
 
 # ----------------------------------------------------------------------------------------------
 # strict line reading
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    try:
-        if path.name.endswith(".gz"):
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-        return open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", path=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a results file", path=str(path)) from None
-
-
-def _rows(path: Path, progress: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(1-based line number, JSON object) for each non-blank line; InputError on anything else."""
-    seen = False
-    size = path.stat().st_size if path.exists() else 0
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {path.name}",
-               disable=not progress or size < _PROGRESS_MIN_BYTES)
-    with _open_text(path) as fh, bar:
-        lineno = 0
-        while True:
-            try:
-                line = fh.readline()
-            except (UnicodeDecodeError, OSError, EOFError) as e:
-                raise InputError(f"unreadable text after line {lineno} ({e})", path=str(path), line=lineno + 1) from None
-            if not line:
-                break
-            lineno += 1
-            bar.update(len(line))
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"malformed JSON ({e.msg} at column {e.colno})", path=str(path), line=lineno) from None
-            if not isinstance(obj, dict):
-                raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=str(path), line=lineno)
-            seen = True
-            yield lineno, obj
-    if not seen:
-        raise InputError("empty file: no JSON rows", path=str(path))
 
 
 def _show(v: Any) -> str:
@@ -189,7 +145,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "humaneval"
         if {"idx", "score"} <= keys:
             return "rm_maj"
-        if {"problem_id", "correct"} <= keys:
+        if "problem_id" in keys:  # a missing 'correct' is then reported by the loader, with its line
             return "correct_jsonl"
         raise InputError(
             f"unknown results format: first row has fields {sorted(keys)[:12]}; expected "

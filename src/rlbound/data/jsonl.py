@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import tempfile
@@ -9,19 +11,42 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from rlbound.errors import InputError
 
+_PROGRESS_MIN_BYTES = 50 << 20  # show a progress bar for files larger than this
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (1-based line number, object) for each non-blank line; InputError on bad JSON or non-objects."""
-    path = Path(path)
+
+def _open_text(path: Path) -> io.TextIOBase:
     try:
-        fh = path.open("r", encoding="utf-8")
+        if path.name.endswith(".gz"):
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+        return open(path, encoding="utf-8")
     except FileNotFoundError:
         raise InputError("no such file", path=str(path)) from None
-    seen_any = False
-    with fh:
-        for lineno, line in enumerate(fh, 1):
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a results file", path=str(path)) from None
+
+
+def read_jsonl(path: str | Path, progress: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based line number, JSON object) for each non-blank line; InputError on anything else."""
+    path = Path(path)
+    seen = False
+    size = path.stat().st_size if path.exists() else 0
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {path.name}",
+               disable=not progress or size < _PROGRESS_MIN_BYTES)
+    with _open_text(path) as fh, bar:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline()
+            except (UnicodeDecodeError, OSError, EOFError) as e:
+                raise InputError(f"unreadable text after line {lineno} ({e})", path=str(path), line=lineno + 1) from None
+            if not line:
+                break
+            lineno += 1
+            bar.update(len(line))
             if not line.strip():
                 continue
             try:
@@ -30,9 +55,9 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"malformed JSON ({e.msg} at column {e.colno})", path=str(path), line=lineno) from None
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=str(path), line=lineno)
-            seen_any = True
+            seen = True
             yield lineno, obj
-    if not seen_any:
+    if not seen:
         raise InputError("empty file: no JSON rows", path=str(path))
 
 

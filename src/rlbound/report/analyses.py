@@ -162,7 +162,7 @@ class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
     percent_columns: tuple[int, ...] = ()
-    details: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)  # (title, ids)
+    details: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)  # (summary, items) folded
 
 
 def order_labels(labels: Sequence[str], base: str) -> list[str]:
@@ -297,7 +297,7 @@ def coverage_table(coverage: Mapping[str, Any], base: str, other: str) -> Table:
     total = sum(sizes.values())
     names = {"both": "both solve", "only_base": f"{base} only", "only_other": f"{other} only", "neither": "neither"}
     rows = tuple((names[k], sizes[k], sizes[k] / total if total else float("nan")) for k, _ in _COVERAGE_ROWS)
-    details = tuple((f"{names[k]} ({sizes[k]})", ids[k]) for k, _ in _COVERAGE_ROWS if ids[k])
+    details = tuple((f"{names[k]} ({sizes[k]}): problem ids", ids[k]) for k, _ in _COVERAGE_ROWS if ids[k])
     return Table(key=f"coverage_{other}", caption=f"Solvable coverage, {base} vs {other} ({total} common problems; "
                  "solved = at least one correct sample)", headers=("cell", "problems", "share"), rows=rows,
                  percent_columns=(2,), details=details)

@@ -395,8 +395,8 @@ def build_report(
         if cmp["crossing_k"] is not None:
             ci = cmp["crossing_k_ci"]
             ci_txt = f", 95% CI [{ci[0]}, {ci[1]}]" if ci else ""
-            note("passk_k", f"{lab}: the curves cross at k* = {cmp['crossing_k']}{ci_txt} "
-                 f"({100 * cmp['crossing_k_no_crossing_share']:.0f}% of bootstrap replicates do not cross).")
+            note("passk_k", f"{lab}: the curves cross at k* = {cmp['crossing_k']}{ci_txt}; the curves cross in "
+                 f"{100 * (1 - cmp['crossing_k_no_crossing_share']):.0f}% of bootstrap replicates.")
         else:
             lead = cmp["pass_at_k"]["other"]["1"] > cmp["pass_at_k"]["base"]["1"]
             note("passk_k", f"{lab}: no crossing with {base} for k <= {cmp['ks'][-1]} "
@@ -665,8 +665,8 @@ def _config_table(runs: Mapping[str, RunData], order: Sequence[str]) -> A.Table:
 
 _SECTIONS = (
     ("passk", "1. pass@k curves", "Unbiased pass@k of every run against k on a log2 axis, with 95% bootstrap bands "
-     "over problems; the crossing point k* of each run with the base run is marked (dotted line, diamond; shaded: "
-     "its 95% CI). Yue et al. 2025: RL models lead at small k, base models overtake them at large k."),
+     "over problems; the crossing point k* of each run with the base run is marked (dotted line, diamond; the "
+     "bar through the diamond spans its 95% bootstrap CI). Yue et al. 2025: RL models lead at small k, base models overtake them at large k."),
     ("table2", "2. pass@1, pass@K and the sampling-efficiency gap", "In the form of Yue et al. 2025, Table 2: the gap "
      "pass@K(base) - pass@1(run) measures how much of what the base reaches with K samples a run misses in one."),
     ("coverage", "3. Solvable coverage", "Problems solved at least once (c >= 1 of n samples) by both runs, by one "

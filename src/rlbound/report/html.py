@@ -125,8 +125,7 @@ def render_table(table: Table, colors: dict[str, str] | None = None) -> str:
         out.append("</tr>")
     out.append("</tbody></table></div>")
     for title, ids in table.details:
-        out.append(f'<details><summary>{_esc(title)}: problem ids</summary><p class="ids">'
-                   f'{_esc(", ".join(ids))}</p></details>')
+        out.append(f'<details><summary>{_esc(title)}</summary><p class="ids">{_esc(", ".join(ids))}</p></details>')
     return "".join(out)
 
 

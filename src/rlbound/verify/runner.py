@@ -1,0 +1,406 @@
+"""Parallel verification with hard wall-clock limits enforced from outside the grader.
+
+Each item is graded by ``get_verifier(name).verify(problem, response)`` in a pool of worker
+processes; a worker still busy ``timeout_s`` after it was handed an item is SIGKILLed and replaced,
+and the item gets a ``timeout`` verdict (never folded into ``wrong``: pain points 1 and 2 -- SIGALRM
+timeouts only work on the main thread, and silent timeouts counted as wrong bias pass@k
+(Yue et al. 2025, arXiv 2504.13837, grade n samples per problem, so one hanging grader must not
+stall or skew a run).
+
+Items whose verifier ``cache_key(problem, response)`` is equal are verified once and the verdict is
+reused (e.g. 64 samples of one problem that reach the same extracted answer).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any, Hashable, Iterable, Iterator, TypeVar
+
+from rlbound.errors import InputError
+from rlbound.types import Problem, Status, Verdict
+from rlbound.verify import base
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+
+_STARTUP_LIMIT_S = 120.0  # a worker that cannot import its verifier in this long is a bug, not a slow item
+_VERDICT_CACHE_SIZE = 1 << 18
+
+
+def summarize(verdicts: Iterable[Verdict]) -> dict[str, int]:
+    """Count verdicts by status: ``{"total", "correct", "wrong", "no_answer", "timeout", "error"}``.
+
+    Timeouts and errors are counted apart from ``wrong`` (pain point 2).
+    """
+    counts = Counter(v.status.value for v in verdicts)
+    out = {"total": sum(counts.values())}
+    out.update({s.value: counts.get(s.value, 0) for s in Status})
+    return out
+
+
+def _format_summary(name: str, counts: dict[str, int], verified: int, seconds: float) -> str:
+    parts = ", ".join(f"{s.value}={counts[s.value]}" for s in Status)
+    reused = counts["total"] - verified
+    return (
+        f"verify[{name}]: {counts['total']} items in {seconds:.1f} s "
+        f"({verified} verified, {reused} reused by cache key): {parts}"
+    )
+
+
+def _error_verdict(verifier: Any, detail: str, status: Status = Status.ERROR) -> Verdict:
+    return Verdict(
+        correct=False,
+        status=status,
+        detail=detail,
+        verifier=getattr(verifier, "name", ""),
+        verifier_version=getattr(verifier, "version", ""),
+    )
+
+
+def _verify_one(verifier: Any, problem: Problem, response: str) -> Verdict:
+    """Run one verification; an exception becomes an ``error`` verdict with its text."""
+    try:
+        verdict = verifier.verify(problem, response)
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"verify() returned {type(verdict).__name__}, not Verdict")
+        return verdict
+    except Exception as exc:  # noqa: BLE001 - any grader crash is reported, never raised
+        return _error_verdict(verifier, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _worker_main(conn: Connection, name: str, registry: dict[str, str], sys_path: list[str]) -> None:
+    """Worker process: build the verifier once, then answer ``(task_id, problem, response)`` messages."""
+    for p in sys_path:
+        if p not in sys.path:
+            sys.path.append(p)
+    for reg_name, target in registry.items():
+        base.register(reg_name, target)
+    try:
+        verifier = base.get_verifier(name)
+        warmup = getattr(verifier, "warmup", None)
+        if callable(warmup):
+            warmup()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("init_error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready",))
+    try:
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                return
+            task_id, problem, response = msg
+            conn.send(("result", task_id, _verify_one(verifier, problem, response)))
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        return
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    started: float
+    ready: bool = False
+    task: int | None = None
+    deadline: float = 0.0
+
+
+@dataclass
+class _Task:
+    task_id: int
+    ckey: Hashable | None
+    problem: Problem
+    response: str
+    waiters: list[Any] = field(default_factory=list)
+
+
+def _context(start_method: str | None, preload: list[str]) -> Any:
+    method = start_method
+    if method is None:
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver" and preload:
+        # Workers fork from a server that has already imported the verifier (sympy etc.), so
+        # replacing a killed worker costs milliseconds. Ignored if the server is already running.
+        ctx.set_forkserver_preload(preload)
+    return ctx
+
+
+class _Pool:
+    """Worker processes, one item at a time each, killed and replaced on timeout or death."""
+
+    def __init__(self, name: str, size: int, ctx: Any) -> None:
+        self.name = name
+        self.size = size
+        self.ctx = ctx
+        self.registry = {n: base._REGISTRY[n] for n in base.available()}
+        self.workers: list[_Worker] = []
+        for _ in range(size):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        parent_conn, child_conn = self.ctx.Pipe(duplex=True)
+        proc = self.ctx.Process(
+            target=_worker_main,
+            args=(child_conn, self.name, self.registry, list(sys.path)),
+            daemon=True,
+            name=f"rlbound-verify-{self.name}",
+        )
+        proc.start()
+        child_conn.close()
+        self.workers.append(_Worker(proc, parent_conn, time.monotonic()))
+
+    def replace(self, worker: _Worker) -> None:
+        self.kill(worker)
+        self.workers.remove(worker)
+        self._spawn()
+
+    @staticmethod
+    def kill(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()  # SIGKILL: works whatever the grader is stuck in
+        worker.process.join(timeout=5)
+        worker.conn.close()
+
+    def close(self) -> None:
+        for w in self.workers:
+            if not w.process.is_alive():
+                continue
+            if w.task is None and w.ready:
+                try:
+                    w.conn.send(None)  # idle: let it exit cleanly
+                except (OSError, BrokenPipeError):
+                    pass
+            else:
+                w.process.kill()  # busy or still starting: nothing of it is needed any more
+        deadline = time.monotonic() + 2.0
+        for w in self.workers:
+            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join(timeout=5)
+            w.conn.close()
+        self.workers = []
+
+
+def verify_items(
+    verifier: str,
+    items: Iterable[tuple[K, Problem, str]],
+    *,
+    workers: int | None = None,
+    timeout_s: float = 5.0,
+    progress: bool = True,
+    total: int | None = None,
+    start_method: str | None = None,
+) -> Iterator[tuple[K, Verdict]]:
+    """Verify ``(key, problem, response)`` items in parallel; yield ``(key, verdict)`` as they arrive.
+
+    Args:
+        verifier: registry name (``rlbound.verify.base``), e.g. ``"math"``.
+        items: any iterable, consumed lazily; ``key`` is the caller's label (e.g. (problem_id,
+            sample_index)) and is returned with the verdict.
+        workers: worker processes (default ``os.cpu_count()``); 0 grades in this process, with no
+            time limit (for debugging).
+        timeout_s: wall-clock limit per item, counted from the moment a ready worker receives it;
+            past it the worker is SIGKILLed and replaced and the item's status is ``timeout``.
+        progress: show a tqdm bar (items/s, ETA when the total is known).
+        total: number of items for the bar when ``items`` has no ``len``.
+        start_method: ``"forkserver"`` (default where available) or ``"spawn"``.
+
+    Yields:
+        (key, Verdict) in completion order, not input order. Items with the same
+        ``cache_key`` share one verification; a summary of statuses is logged at the end
+        (use ``summarize`` on the verdicts to get it as a dict).
+
+    Raises:
+        InputError: unknown verifier name, workers < 0 or timeout_s <= 0.
+    """
+    try:
+        instance = base.get_verifier(verifier)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), field="verifier") from None
+    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if n_workers < 0:
+        raise InputError(f"workers must be >= 0, got {workers}", field="workers")
+    if not timeout_s > 0:
+        raise InputError(f"timeout_s must be > 0, got {timeout_s}", field="timeout_s")
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    return _run(verifier, instance, items, n_workers, float(timeout_s), progress, total, start_method)
+
+
+def _run(
+    name: str,
+    instance: Any,
+    items: Iterable[tuple[K, Problem, str]],
+    n_workers: int,
+    timeout_s: float,
+    progress: bool,
+    total: int | None,
+    start_method: str | None,
+) -> Iterator[tuple[K, Verdict]]:
+    from tqdm.auto import tqdm
+
+    key_fn = getattr(instance, "cache_key", None)
+    done: OrderedDict[Hashable, Verdict] = OrderedDict()
+    counts: Counter[str] = Counter()
+    verified = 0
+    t0 = time.monotonic()
+    bar = tqdm(total=total, unit="item", desc=f"verify[{name}]", disable=not progress, smoothing=0.05)
+    last_postfix = 0.0
+
+    def ckey_of(problem: Problem, response: str) -> Hashable | None:
+        if key_fn is None:
+            return None
+        try:
+            ck = key_fn(problem, response)
+            hash(ck)
+            return ck
+        except Exception:  # noqa: BLE001 - no dedupe for this item; the worker will report errors
+            return None
+
+    def emit(key: Any, verdict: Verdict) -> tuple[Any, Verdict]:
+        nonlocal last_postfix
+        counts[verdict.status.value] += 1
+        bar.update(1)
+        now = time.monotonic()
+        if now - last_postfix > 0.5:
+            last_postfix = now
+            bar.set_postfix(
+                wrong=counts["wrong"], timeout=counts["timeout"], error=counts["error"], refresh=False
+            )
+        return key, verdict
+
+    def remember(ck: Hashable | None, verdict: Verdict) -> None:
+        if ck is None:
+            return
+        done[ck] = verdict
+        if len(done) > _VERDICT_CACHE_SIZE:
+            done.popitem(last=False)
+
+    try:
+        if n_workers == 0:
+            for key, problem, response in items:
+                ck = ckey_of(problem, response)
+                if ck is not None and ck in done:
+                    yield emit(key, done[ck])
+                    continue
+                verdict = _verify_one(instance, problem, response)
+                verified += 1
+                remember(ck, verdict)
+                yield emit(key, verdict)
+            return
+
+        preload = [base._REGISTRY[name].split(":")[0], *getattr(instance, "preload_modules", ())]
+        pool = _Pool(name, n_workers, _context(start_method, preload))
+        try:
+            it = iter(items)
+            exhausted = False
+            queue: deque[_Task] = deque()
+            in_flight: dict[Hashable, _Task] = {}  # cache key -> queued or running task
+            tasks: dict[int, _Task] = {}
+            next_id = 0
+            max_queued = 4 * n_workers + 16
+            while True:
+                # 1. read items until enough distinct work is queued (dedupe as we go)
+                while not exhausted and len(queue) < max_queued:
+                    try:
+                        key, problem, response = next(it)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    ck = ckey_of(problem, response)
+                    if ck is not None and ck in done:
+                        done.move_to_end(ck)
+                        yield emit(key, done[ck])
+                    elif ck is not None and ck in in_flight:
+                        in_flight[ck].waiters.append(key)
+                    else:
+                        task = _Task(next_id, ck, problem, response, [key])
+                        next_id += 1
+                        tasks[task.task_id] = task
+                        queue.append(task)
+                        if ck is not None:
+                            in_flight[ck] = task
+                # 2. hand queued items to ready, idle workers
+                for w in pool.workers:
+                    if not queue:
+                        break
+                    if w.ready and w.task is None:
+                        task = queue.popleft()
+                        try:
+                            w.conn.send((task.task_id, task.problem, task.response))
+                        except (OSError, BrokenPipeError):
+                            queue.appendleft(task)  # the worker died while idle: handled below
+                            continue
+                        w.task = task.task_id
+                        w.deadline = time.monotonic() + timeout_s
+                if exhausted and not queue and not tasks:
+                    break
+                # 3. wait for a message or the nearest deadline
+                now = time.monotonic()
+                deadlines = [w.deadline for w in pool.workers if w.task is not None]
+                wait_s = max(0.0, min(deadlines) - now) if deadlines else 1.0
+                ready = wait([w.conn for w in pool.workers], timeout=wait_s)
+                finished: list[tuple[_Task, Verdict]] = []
+                for w in list(pool.workers):
+                    if w.conn not in ready:
+                        continue
+                    try:
+                        msg = w.conn.recv()
+                    except (EOFError, OSError):
+                        code = w.process.exitcode if not w.process.is_alive() else None
+                        if w.task is not None:
+                            task = tasks[w.task]
+                            finished.append(
+                                (task, _error_verdict(instance, f"worker process died (exit code {code})"))
+                            )
+                        elif not w.ready:
+                            raise RuntimeError(f"verifier {name!r} worker died while starting (exit code {code})")
+                        pool.replace(w)
+                        continue
+                    if msg[0] == "ready":
+                        w.ready = True
+                    elif msg[0] == "result":
+                        finished.append((tasks[msg[1]], msg[2]))
+                        w.task = None
+                    elif msg[0] == "init_error":
+                        raise RuntimeError(f"verifier {name!r} failed to start in a worker: {msg[1]}")
+                # 4. kill workers past their deadline (a result that raced the deadline still counts)
+                now = time.monotonic()
+                for w in list(pool.workers):
+                    if w.task is not None and now >= w.deadline and not w.conn.poll(0):
+                        task = tasks[w.task]
+                        finished.append(
+                            (task, _error_verdict(instance, f"exceeded {timeout_s:g} s wall-clock", Status.TIMEOUT))
+                        )
+                        pool.replace(w)
+                    elif not w.ready and now - w.started > _STARTUP_LIMIT_S:
+                        raise RuntimeError(
+                            f"verifier {name!r} worker did not start within {_STARTUP_LIMIT_S:g} s"
+                        )
+                for task, verdict in finished:
+                    del tasks[task.task_id]
+                    verified += 1
+                    if task.ckey is not None:
+                        in_flight.pop(task.ckey, None)
+                        remember(task.ckey, verdict)
+                    for key in task.waiters:
+                        yield emit(key, verdict)
+        finally:
+            pool.close()
+    finally:
+        bar.close()
+        summary = {"total": sum(counts.values()), **{s.value: counts.get(s.value, 0) for s in Status}}
+        line = _format_summary(name, summary, verified, time.monotonic() - t0)
+        log.info(line)
+        if progress:
+            tqdm.write(line, file=sys.stderr)
