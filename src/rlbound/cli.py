@@ -16,7 +16,7 @@ from rlbound.errors import InputError
 
 # Modules under rlbound.commands, each with register(subparsers).
 _COMMAND_MODULES = ("metrics_cmds", "data_cmds", "verify_cmds", "sample_cmds", "sandbox_cmds",
-                    "train_cmds", "report_cmds", "study_cmds")
+                    "train_cmds", "report_cmds", "study_cmds", "plan_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:

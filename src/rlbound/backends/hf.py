@@ -161,15 +161,18 @@ def fast_path_supported(model: Any) -> bool:
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding (Su et al. 2021), rotate-half convention; x ``[B, H, T, d]``, cos/sin ``[B, T, d]``."""
+    """Rotary embedding (Su et al. 2021), rotate-half convention, over the last dim of ``x``;
+    ``cos``/``sin`` broadcast against ``x`` (e.g. x ``[B, T, heads, d]``, cos ``[B, T, 1, d]``)."""
     half = x.shape[-1] // 2
     rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos[:, None] + rot * sin[:, None]
+    return x * cos + rot * sin
 
 
 def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
-    """A Llama-style RMSNorm module's function, computed in float32 like the module."""
+    """A Llama-style RMSNorm module's function (float32 statistics, then ``weight * x``)."""
     eps = getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", 1e-6)
+    if x.dtype == torch.float32 and norm.weight.dtype == torch.float32:
+        return torch.nn.functional.rms_norm(x, (x.shape[-1],), norm.weight, eps)
     y = torch.nn.functional.rms_norm(x.float(), (x.shape[-1],), eps=eps)
     return norm.weight * y.to(x.dtype)
 
@@ -191,15 +194,15 @@ class _Layer:
             self.w_gu = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).detach()
             self.b_gu = (torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias]).detach()
                          if mlp.gate_proj.bias is not None else None)
-            self.split = [attn.q_proj.out_features, attn.k_proj.out_features, attn.v_proj.out_features]
         else:
             self.q_proj, self.k_proj, self.v_proj = attn.q_proj, attn.k_proj, attn.v_proj
             self.gate_proj, self.up_proj = mlp.gate_proj, mlp.up_proj
 
-    def qkv(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def qkv(self, h: torch.Tensor) -> torch.Tensor:
+        """``[..., hidden]`` -> ``[..., (heads + 2 kv_heads) * head_dim]`` (q, k, v concatenated)."""
         if self.fused:
-            return torch.nn.functional.linear(h, self.w_qkv, self.b_qkv).split(self.split, dim=-1)
-        return self.q_proj(h), self.k_proj(h), self.v_proj(h)
+            return torch.nn.functional.linear(h, self.w_qkv, self.b_qkv)
+        return torch.cat([self.q_proj(h), self.k_proj(h), self.v_proj(h)], dim=-1)
 
     def mlp(self, h: torch.Tensor) -> torch.Tensor:
         if self.fused:
@@ -214,8 +217,9 @@ class _StaticKVDecoder:
 
     Uses the weights of a Llama-family ``*ForCausalLM`` (q/k/v and gate/up fused into one matmul
     each for models under 1B parameters); attention is recomputed here: prefill through SDPA,
-    decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view. Rotary tables are computed
-    once per batch by the model's own rotary module.
+    decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view. Rotary tables come from the
+    model's own rotary module, once per batch. Keys are stored transposed,
+    ``[rows, kv_heads, head_dim, cap]``, so ``q @ K^T`` is a plain batched matmul over a view.
     """
 
     def __init__(self, model: Any) -> None:
@@ -231,30 +235,28 @@ class _StaticKVDecoder:
         self.groups = self.n_heads // self.n_kv
         self.scale = getattr(inner.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
 
-    def _qkv(self, layer: _Layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-        b, t, _ = h.shape
-        q, k, v = layer.qkv(h)
-        q = q.view(b, t, self.n_heads, self.head_dim)
-        k = k.view(b, t, self.n_kv, self.head_dim)
-        v = v.view(b, t, self.n_kv, self.head_dim)
+    def _qkv(self, layer: _Layer, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        """Rotated q and k ``[..., heads + kv_heads, d]`` and v ``[..., kv_heads, d]`` of ``x [..., hidden]``."""
+        h, hk, d = self.n_heads, self.n_kv, self.head_dim
+        y = layer.qkv(_rms_norm(x, layer.ln1)).unflatten(-1, (h + 2 * hk, d))
+        qk, v = y[..., : h + hk, :], y[..., h + hk:, :]
         if layer.q_norm is not None:  # Qwen3: RMSNorm over the head dimension
-            q, k = _rms_norm(q, layer.q_norm), _rms_norm(k, layer.k_norm)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        return _rope(q, cos, sin), _rope(k, cos, sin), v
+            qk = torch.cat([_rms_norm(qk[..., :h, :], layer.q_norm), _rms_norm(qk[..., h:, :], layer.k_norm)], -2)
+        return _rope(qk, cos, sin), v
 
     def prefill(self, ids: torch.Tensor, pad: torch.Tensor, row_src: torch.Tensor, max_new: int) -> torch.Tensor:
         """Encode ``ids [U, L]`` (left-padded by ``pad [U]``); rows take prompt ``row_src [B]``.
         Returns next-token logits ``[B, V]`` float32."""
         u, length = ids.shape
         dev = ids.device
+        h, hk, d = self.n_heads, self.n_kv, self.head_dim
         self.cap = length + max_new
         x = self.embed(ids)
-        # rotary tables for positions 0..cap-1, gathered per row and step
         cos_t, sin_t = self.rotary(x, torch.arange(self.cap, device=dev)[None])
-        self.cos_t, self.sin_t = cos_t[0], sin_t[0]
+        self.cos_t, self.sin_t = cos_t[0], sin_t[0]  # [cap, d]
         ar = torch.arange(length, device=dev)
         pos = (ar[None, :] - pad[:, None]).clamp(min=0)
-        cos, sin = self.cos_t[pos], self.sin_t[pos]
+        cos, sin = self.cos_t[pos][:, :, None], self.sin_t[pos][:, :, None]  # [U, L, 1, d]
         padded = bool((pad > 0).any())
         mask = None
         if padded:  # causal, keys not padding; the diagonal keeps all-pad query rows finite
@@ -265,10 +267,11 @@ class _StaticKVDecoder:
         self.k_cache, self.v_cache = [], []
         rows = row_src.shape[0]
         for layer in self.layers:
-            q, k, v = self._qkv(layer, _rms_norm(x, layer.ln1), cos, sin)
-            kc = torch.empty(rows, self.n_kv, self.cap, self.head_dim, dtype=k.dtype, device=dev)
-            vc = torch.empty_like(kc)
-            kc[:, :, :length] = k[row_src]
+            qk, v = self._qkv(layer, x, cos, sin)
+            q, k, v = qk[:, :, :h].transpose(1, 2), qk[:, :, h:].transpose(1, 2), v.transpose(1, 2)
+            kc = torch.empty(rows, hk, d, self.cap, dtype=k.dtype, device=dev)
+            vc = torch.empty(rows, hk, self.cap, d, dtype=v.dtype, device=dev)
+            kc[..., :length] = k.transpose(-1, -2)[row_src]
             vc[:, :, :length] = v[row_src]
             self.k_cache.append(kc)
             self.v_cache.append(vc)
@@ -288,26 +291,25 @@ class _StaticKVDecoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row ``[B]``; returns logits ``[B, V]`` float32."""
-        b = tokens.shape[0]
-        t = self.t
-        x = self.embed(tokens[:, None])
-        cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]
+        b, t = tokens.shape[0], self.t
+        h, hk, d = self.n_heads, self.n_kv, self.head_dim
+        x = self.embed(tokens)  # [B, hidden]
+        cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]  # [B, 1, d]
         for i, layer in enumerate(self.layers):
-            q, k, v = self._qkv(layer, _rms_norm(x, layer.ln1), cos, sin)
+            qk, v = self._qkv(layer, x, cos, sin)  # [B, h + hk, d], [B, hk, d]
             kc, vc = self.k_cache[i], self.v_cache[i]
-            kc[:, :, t] = k[:, :, 0]
-            vc[:, :, t] = v[:, :, 0]
-            qg = q.view(b, self.n_kv, self.groups, self.head_dim)
-            s = torch.matmul(qg, kc[:, :, : t + 1].transpose(-1, -2)).float() * self.scale
+            kc[..., t] = qk[:, h:]
+            vc[:, :, t] = v
+            s = torch.matmul(qk[:, :h].unflatten(1, (hk, self.groups)), kc[..., : t + 1]).float() * self.scale
             if self.key_ok is not None:
                 s = s.masked_fill(~self.key_ok[:, None, None, : t + 1], float("-inf"))
-            p = torch.softmax(s, dim=-1).to(vc.dtype)
-            o = torch.matmul(p, vc[:, :, : t + 1]).reshape(b, 1, -1)
+            p = torch.softmax(s, dim=-1).to(vc.dtype)  # [B, hk, groups, t + 1]
+            o = torch.matmul(p, vc[:, :, : t + 1]).reshape(b, h * d)
             x = x + layer.o_proj(o)
             x = x + layer.mlp(_rms_norm(x, layer.ln2))
         self.t += 1
         self.pos = self.pos + 1
-        return self.lm_head(_rms_norm(x[:, 0], self.norm)).float()
+        return self.lm_head(_rms_norm(x, self.norm)).float()
 
     def keep(self, idx: torch.Tensor) -> None:
         """Keep only rows ``idx`` (compaction after rows finished)."""

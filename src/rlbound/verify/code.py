@@ -90,26 +90,64 @@ def humaneval_program(prompt: str, response: str, entry_point: str) -> tuple[str
 
 # ---- the data codec shared by tester and peer (kept as source text: both run it in the sandbox) ----
 _CODEC = r'''
-import json as _json
+import _json
+_INF = float("inf")
+_esc = _json.encode_basestring_ascii
 def _enc(x):
+    out = []
+    _put(x, out.append)
+    return "".join(out)
+def _put(x, w):
     t = type(x)
-    if x is None or t is bool or t is int or t is str or t is float:
-        return x
-    if t is list:
-        return [_enc(v) for v in x]
-    if t is tuple:
-        return {"t": [_enc(v) for v in x]}
-    if t is dict:
-        return {"d": [[_enc(k), _enc(v)] for k, v in x.items()]}
-    if t is set:
-        return {"s": [_enc(v) for v in x]}
-    if t is frozenset:
-        return {"fs": [_enc(v) for v in x]}
-    if t is bytes:
-        return {"b": x.hex()}
-    if t is complex:
-        return {"c": [x.real, x.imag]}
-    raise TypeError("value of type %s is not plain data" % t.__name__)
+    if x is None:
+        w("null")
+    elif t is bool:
+        w("true" if x else "false")
+    elif t is int:
+        w(int.__repr__(x))
+    elif t is float:
+        w(float.__repr__(x) if -_INF < x < _INF else ("NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")))
+    elif t is str:
+        w(_esc(x))
+    elif t is list:
+        _seq("[", x, "]", w)
+    elif t is tuple:
+        _seq('{"t":[', x, "]}", w)
+    elif t is set:
+        _seq('{"s":[', x, "]}", w)
+    elif t is frozenset:
+        _seq('{"fs":[', x, "]}", w)
+    elif t is dict:
+        w('{"d":[')
+        first = True
+        for k, v in x.items():
+            w("[" if first else ",[")
+            first = False
+            _put(k, w); w(","); _put(v, w); w("]")
+        w("]}")
+    elif t is bytes:
+        w('{"b":"' + x.hex() + '"}')
+    elif t is complex:
+        w('{"c":['); _put(x.real, w); w(","); _put(x.imag, w); w("]}")
+    else:
+        raise TypeError("value of type %s is not plain data" % t.__name__)
+def _seq(open_, items, close, w):
+    w(open_)
+    first = True
+    for v in items:
+        if not first:
+            w(",")
+        first = False
+        _put(v, w)
+    w(close)
+class _Ctx:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod({"NaN": float("nan"), "Infinity": _INF, "-Infinity": -_INF}.__getitem__)
+_scan = _json.make_scanner(_Ctx())
 def _dec(x):
     t = type(x)
     if t is list:
@@ -118,24 +156,28 @@ def _dec(x):
         if len(x) != 1:
             raise ValueError("malformed message")
         (k, v), = x.items()
+        if type(v) is str:
+            if k == "b":
+                return bytes.fromhex(v)
+            raise ValueError("malformed message")
+        if type(v) is not list:
+            raise ValueError("malformed message")
         if k == "t":
-            return tuple(_dec(e) for e in v)
+            return tuple([_dec(e) for e in v])
         if k == "d":
             return {_dec(a): _dec(b) for a, b in v}
         if k == "s":
-            return set(_dec(e) for e in v)
+            return {_dec(e) for e in v}
         if k == "fs":
-            return frozenset(_dec(e) for e in v)
-        if k == "b":
-            return bytes.fromhex(v)
-        if k == "c":
-            return complex(float(v[0]), float(v[1]))
+            return frozenset([_dec(e) for e in v])
+        if k == "c" and len(v) == 2 and type(v[0]) is float and type(v[1]) is float:
+            return complex(v[0], v[1])
         raise ValueError("malformed message")
-    if x is None or t in (bool, int, float, str):
+    if x is None or t is bool or t is int or t is float or t is str:
         return x
     raise ValueError("malformed message")
-def _send(f, obj):
-    f.write(_json.dumps(obj, ensure_ascii=True).encode("ascii") + b"\n")
+def _send(f, text):
+    f.write(text.encode("ascii") + b"\n")
     f.flush()
 def _recv(f, limit=1 << 26):
     line = f.readline(limit)
@@ -143,11 +185,19 @@ def _recv(f, limit=1 << 26):
         return None
     if not line.endswith(b"\n"):
         raise ValueError("message too long")
-    return _json.loads(line)
+    text = line[:-1].decode("ascii")
+    try:
+        obj, end = _scan(text, 0)
+    except StopIteration:
+        raise ValueError("malformed message") from None
+    if end != len(text):
+        raise ValueError("malformed message")
+    return obj
 '''
 
 _PEER = r'''
 import os, sys
+sys.set_int_max_str_digits(0)
 _rl_in = os.fdopen(3, "rb")
 _rl_out = os.fdopen(4, "wb")
 ''' + _CODEC + r'''
@@ -156,17 +206,17 @@ try:
     exec(compile(__RL_SOURCE__, "candidate.py", "exec"), _rl_ns)
     _rl_fn = _rl_ns[__RL_ENTRY__]
 except BaseException as e:
-    _send(_rl_out, {"load_error": "%s: %s" % (type(e).__name__, str(e)[:500])})
+    _send(_rl_out, '{"load_error":' + _enc("%s: %s" % (type(e).__name__, str(e)[:500])) + "}")
     raise
-_send(_rl_out, {"ready": True})
+_send(_rl_out, '{"ready":true}')
 while True:
     _rl_msg = _recv(_rl_in)
     if _rl_msg is None:
         break
     try:
-        _rl_res = {"ok": _enc(_rl_fn(*_dec(_rl_msg["a"]), **_dec(_rl_msg["k"])))}
+        _rl_res = '{"ok":' + _enc(_rl_fn(*_dec(_rl_msg["a"]), **_dec(_rl_msg["k"]))) + "}"
     except Exception as e:
-        _rl_res = {"raise": [type(e).__name__, str(e)[:500]]}
+        _rl_res = '{"raise":' + _enc([type(e).__name__, str(e)[:500]]) + "}"
     _send(_rl_out, _rl_res)
 '''
 
@@ -174,14 +224,15 @@ _TESTER = r'''
 import os
 _rl_nonce = os.read(3, 4096)
 os.close(3)
-import builtins, sys, traceback
+import builtins, sys
+sys.set_int_max_str_digits(0)
 ''' + _CODEC + r'''
 _rl_from = os.fdopen(5, "rb")
 _rl_to = os.fdopen(6, "wb")
 class _HarnessLimit(Exception):
     pass
 def _rl_say(status, reason=""):
-    sys.stdout.write(_json.dumps({"status": status, "reason": reason[-1500:]}) + "\n")
+    sys.stdout.write('{"status":' + _esc(status) + ',"reason":' + _esc(reason[-1500:]) + "}\n")
     sys.stdout.flush()
 def _rl_receive():
     try:
@@ -195,7 +246,7 @@ def _rl_receive():
     return msg
 def _rl_candidate(*args, **kwargs):
     try:
-        request = {"a": _enc(list(args)), "k": _enc(dict(kwargs))}
+        request = '{"a":' + _enc(list(args)) + ',"k":' + _enc(dict(kwargs)) + "}"
     except TypeError as e:
         raise _HarnessLimit("test passes a non-data argument: %s" % e) from None
     _send(_rl_to, request)
@@ -206,6 +257,7 @@ def _rl_candidate(*args, **kwargs):
         except Exception as e:
             raise RuntimeError("candidate sent a malformed result (%s)" % type(e).__name__) from None
     if "raise" in msg and type(msg["raise"]) is list and len(msg["raise"]) == 2:
+        # (the peer's own message, not an encoded value: fields are plain JSON)
         name, text = str(msg["raise"][0]), str(msg["raise"][1])
         cls = getattr(builtins, name, None)
         if not (isinstance(cls, type) and issubclass(cls, Exception)):
@@ -219,8 +271,12 @@ def _rl_main():
     ns[__RL_ENTRY__] = _rl_candidate  # tests that call the function by name (HumanEval/33) get the candidate
     exec(compile(__RL_TEST__, "test.py", "exec"), ns)
     check = ns["check"]
-    hello = _rl_receive()
-    if "load_error" in hello:
+    try:
+        hello = _rl_receive()
+    except RuntimeError as e:
+        _rl_say("fail", "candidate did not start: %s" % e)
+        return False
+    if type(hello.get("load_error")) is str:
         _rl_say("fail", "candidate failed to load: " + str(hello["load_error"]))
         return False
     if hello.get("ready") is not True:
@@ -232,9 +288,12 @@ def _rl_main():
         _rl_say("harness_error", str(e))
         return False
     except BaseException as e:
-        tb = traceback.extract_tb(e.__traceback__)
-        where = [f"{fr.filename}:{fr.lineno}" for fr in tb if fr.filename == "test.py"]
-        _rl_say("fail", "%s: %s%s" % (type(e).__name__, str(e)[:300], (" at " + where[-1]) if where else ""))
+        where, tb = "", e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "test.py":
+                where = " at test.py:%d" % tb.tb_lineno
+            tb = tb.tb_next
+        _rl_say("fail", "%s: %s%s" % (type(e).__name__, str(e)[:300], where))
         return False
     return True
 if _rl_main():
@@ -246,9 +305,8 @@ os._exit(1)
 
 
 def _fill(template: str, **values: str) -> str:
-    for key, value in values.items():
-        template = template.replace(f"__RL_{key}__", repr(value))
-    return template
+    """Substitute ``__RL_KEY__`` placeholders by Python literals, in one pass (values are never rescanned)."""
+    return re.sub(r"__RL_([A-Z]+)__", lambda m: repr(values[m.group(1)]), template)
 
 
 def _isolation_note(res: RunResult) -> str:

@@ -103,15 +103,15 @@ def _box_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def extract_boxed(text: str) -> Extraction:
-    """Last complete ``\\boxed{}`` / ``\\boxed X`` / ``\\fbox{}`` answer (adjacent boxes joined).
+def boxed_parts(text: str) -> list[str]:
+    """The contents of the last box and of the boxes directly before it (joined by ``extract_boxed``).
 
-    The convention of the MATH benchmark (Hendrycks et al. 2021) and of the zero-shot prompt in
-    Yue et al. 2025. Linear in ``len(text)``.
+    Boxes belong together when only commas, semicolons, "and"/"or", spaces or math delimiters stand
+    between them; equal contents are kept once. Empty list when the text has no complete box.
     """
     spans = _box_spans(text)
     if not spans:
-        return None, "boxed"
+        return []
     group = [spans[-1]]
     for span in reversed(spans[:-1]):
         if len(group) >= _MAX_JOINED_BOXES:
@@ -124,7 +124,17 @@ def extract_boxed(text: str) -> Extraction:
     for _, _, content in group:
         if content not in parts:  # "\boxed{5} \boxed{5}" is one answer, not the set {5, 5}
             parts.append(content)
-    return ", ".join(parts), "boxed"
+    return parts
+
+
+def extract_boxed(text: str) -> Extraction:
+    """Last complete ``\\boxed{}`` / ``\\boxed X`` / ``\\fbox{}`` answer (adjacent boxes joined by ", ").
+
+    The convention of the MATH benchmark (Hendrycks et al. 2021) and of the zero-shot prompt in
+    Yue et al. 2025. Linear in ``len(text)``.
+    """
+    parts = boxed_parts(text)
+    return (", ".join(parts) if parts else None), "boxed"
 
 
 _FINAL_RE = re.compile(

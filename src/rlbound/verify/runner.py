@@ -122,29 +122,66 @@ class _Task:
     waiters: list[Any] = field(default_factory=list)
 
 
-def _context(start_method: str | None, preload: list[str]) -> Any:
+_WARMUP_ENV = "RLBOUND_FORKSERVER_WARMUP"
+
+
+def _warm_forkserver() -> None:
+    """Run in the forkserver when it imports this module (see ``_context``): build the verifier named
+    in ``$RLBOUND_FORKSERVER_WARMUP`` once and call its ``warmup``, so every worker forked from the
+    server starts with imports done and parser caches filled (for Math-Verify: ANTLR's DFA)."""
+    target = os.environ.get(_WARMUP_ENV)
+    if not target or sys.argv[:1] != ["-c"] or "multiprocessing.forkserver" not in sys.modules:
+        return
+    try:
+        module_name, cls_name = target.split(":")
+        import importlib
+
+        verifier = getattr(importlib.import_module(module_name), cls_name)()
+        warmup = getattr(verifier, "warmup", None)
+        if callable(warmup):
+            warmup()
+    except Exception:  # noqa: BLE001 - an optimisation only; workers warm up themselves
+        pass
+
+
+_warm_forkserver()
+
+
+def _context(start_method: str | None, preload: list[str]) -> tuple[Any, str]:
     method = start_method
     if method is None:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     if method == "forkserver" and preload:
-        # Workers fork from a server that has already imported the verifier (sympy etc.), so
-        # replacing a killed worker costs milliseconds. Ignored if the server is already running.
-        ctx.set_forkserver_preload(preload)
-    return ctx
+        # Workers fork from a server that has already imported the verifier (sympy etc.) and
+        # warmed it up, so starting or replacing a worker costs milliseconds. The preload only
+        # takes effect if this call starts the server (it is shared by the whole process).
+        ctx.set_forkserver_preload([*preload, __name__])
+    return ctx, method
 
 
 class _Pool:
     """Worker processes, one item at a time each, killed and replaced on timeout or death."""
 
-    def __init__(self, name: str, size: int, ctx: Any) -> None:
+    def __init__(self, name: str, size: int, ctx: Any, method: str) -> None:
         self.name = name
         self.size = size
         self.ctx = ctx
         self.registry = {n: base._REGISTRY[n] for n in base.available()}
         self.workers: list[_Worker] = []
-        for _ in range(size):
-            self._spawn()
+        # The forkserver (if this starts it) reads the variable once, at start-up.
+        saved = os.environ.get(_WARMUP_ENV)
+        if method == "forkserver":
+            os.environ[_WARMUP_ENV] = self.registry[name]
+        try:
+            for _ in range(size):
+                self._spawn()
+        finally:
+            if method == "forkserver":
+                if saved is None:
+                    os.environ.pop(_WARMUP_ENV, None)
+                else:
+                    os.environ[_WARMUP_ENV] = saved
 
     def _spawn(self) -> None:
         parent_conn, child_conn = self.ctx.Pipe(duplex=True)
@@ -300,7 +337,7 @@ def _run(
             return
 
         preload = [base._REGISTRY[name].split(":")[0], *getattr(instance, "preload_modules", ())]
-        pool = _Pool(name, n_workers, _context(start_method, preload))
+        pool = _Pool(name, n_workers, *_context(start_method, preload))
         try:
             it = iter(items)
             exhausted = False

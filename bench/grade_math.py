@@ -1,0 +1,140 @@
+"""Benchmark: grade a realistic sample set with rlbound vs a plain Math-Verify loop.
+
+Sample set: the 800 real responses of shared/benchmarks/eval_rm_maj_example/math_cot_100.jsonl
+(100 MATH problems x 8), each problem's responses resampled to --per-problem (default 64) keeping
+the answer frequencies exactly (every response repeated per-problem/8 times, shuffled), i.e. 6,400
+responses -- the shape of a pass@k run of Yue et al. 2025 (arXiv 2504.13837), n = 64.
+
+Baseline: Math-Verify ``verify(parse(gold), parse(response))`` once per sample, in this process,
+with its defaults (SIGALRM timeouts on the main thread). rlbound: ``verify_items("math", ...)``
+with a worker pool (--workers, default 2), hard per-item limits and dedupe by (reference, extracted
+answer, policy). Both run in this process, one after the other; "cold" includes starting the pool
+(and its forkserver), "warm" is a second call in the same process.
+
+    .venv/bin/python bench/grade_math.py [--per-problem 64] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO / ".." / "shared" / "benchmarks" / "eval_rm_maj_example" / "math_cot_100.jsonl"
+
+
+def build_samples(path: Path, per_problem: int, seed: int):
+    """[(key, gold, response)] with each problem's answer frequencies kept exactly."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rng = random.Random(seed)
+    samples = []
+    for row in rows:
+        responses = row["code"]
+        if per_problem % len(responses):
+            raise SystemExit(f"--per-problem must be a multiple of {len(responses)} to keep frequencies exact")
+        drawn = [r for r in responses for _ in range(per_problem // len(responses))]
+        rng.shuffle(drawn)
+        samples += [((row["idx"], i), row["gt"], text) for i, text in enumerate(drawn)]
+    return samples
+
+
+def baseline(samples):
+    """Math-Verify as its README calls it: ``verify(parse("$gold$"), parse(response))`` per sample.
+
+    (The gold must be wrapped in math delimiters: a bare ``parse("4a-2")`` or ``parse("7\\pi")``
+    is read as plain text and never matches; with bare golds 496 of the 6,400 verdicts differ.)
+    """
+    from math_verify import parse, verify
+
+    out = {}
+    for key, gold, text in samples:
+        out[key] = bool(verify(parse(f"${gold}$"), parse(text)))
+    return out
+
+
+def with_rlbound(samples, workers: int, timeout_s: float):
+    from rlbound.types import Problem
+    from rlbound.verify.runner import summarize, verify_items
+
+    problems = {}
+    items = []
+    for key, gold, text in samples:
+        prob = problems.setdefault(key[0], Problem(id=str(key[0]), prompt="", reference=gold))
+        items.append((key, prob, text))
+    verdicts = dict(verify_items("math", items, workers=workers, timeout_s=timeout_s, progress=False))
+    return verdicts, summarize(verdicts.values())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--per-problem", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if not args.data.is_file():
+        print(f"grade_math: data not found: {args.data}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+    samples = build_samples(args.data, args.per_problem, args.seed)
+    import math_verify  # noqa: F401 - import cost kept out of the baseline's time
+
+    t0 = time.perf_counter()
+    base = baseline(samples)
+    t_base = time.perf_counter() - t0
+    print(f"Math-Verify loop (in-process):   {len(samples)} responses in {t_base:.2f} s "
+          f"({len(samples) / t_base:.0f}/s), {sum(base.values())} correct")
+
+    t0 = time.perf_counter()
+    ours, counts = with_rlbound(samples, args.workers, args.timeout)
+    t_cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ours_warm, _ = with_rlbound(samples, args.workers, args.timeout)
+    t_warm = time.perf_counter() - t0
+    from rlbound.verify.math import MathVerifier
+
+    v = MathVerifier()
+    problems = {}
+    keys = set()
+    for key, gold, text in samples:
+        keys.add(v.cache_key(problems.setdefault(key[0], _P(gold)), text))
+    print(f"rlbound (workers={args.workers}, cold): {len(ours)} responses in {t_cold:.2f} s "
+          f"({len(ours) / t_cold:.0f}/s); {len(keys)} distinct keys verified; {counts}")
+    print(f"rlbound (workers={args.workers}, warm): {len(ours_warm)} responses in {t_warm:.2f} s")
+
+    diffs = [(k, base[k], ours[k]) for k in base if base[k] != ours[k].correct]
+    warm_same = all(ours[k] == ours_warm[k] for k in ours)
+    by_problem: dict = {}
+    for (idx, _), b, o in diffs:
+        by_problem.setdefault((idx, b, o.extracted, o.status.value), 0)
+        by_problem[(idx, b, o.extracted, o.status.value)] += 1
+    for (idx, b, extracted, status), n in sorted(by_problem.items()):
+        print(f"  differs: problem {idx}: {n} samples, Math-Verify loop {'correct' if b else 'wrong'}, "
+              f"rlbound {status} (extracted {extracted!r})")
+    speed_cold, speed_warm = t_base / t_cold, t_base / t_warm
+    print(
+        f"SUMMARY grade_math: {len(samples)} responses, {len(keys)} distinct keys | Math-Verify loop "
+        f"{t_base:.2f} s | rlbound workers={args.workers} {t_cold:.2f} s cold, {t_warm:.2f} s warm | "
+        f"speed-up {speed_cold:.1f}x cold, {speed_warm:.1f}x warm (goal >= 10x: "
+        f"{'met' if speed_cold >= 10 else 'NOT met'} cold, {'met' if speed_warm >= 10 else 'NOT met'} warm) | "
+        f"verdict differences vs Math-Verify loop: {len(diffs)} | cold == warm verdicts: {warm_same}"
+    )
+    return 0
+
+
+def _P(gold):
+    from rlbound.types import Problem
+
+    return Problem(id="", prompt="", reference=gold)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,411 @@
+"""Adaptive allocation of samples across problems, and the small-sample pass@k estimator (pure numpy).
+
+Uniform sampling (every problem n times, as Yue et al. 2025, arXiv 2504.13837, do) spends most samples
+where they teach nothing: a problem solved 29 times in 32 has pass@256 = 1 up to 1e-20, whatever more
+samples say, while a problem solved 0 or 1 times out of 32 carries most of the uncertainty of
+pass@k at large k. The policy here samples in rounds; after each round it gives the next round's
+budget to the problems whose estimate would shrink the interval most per sample, stops drawing for
+problems whose contribution is already small, and stops altogether when the predicted half-width
+meets the target at every k.
+
+Estimates then rest on different n per problem. For k <= n_i the unbiased estimator of Chen et al.
+2021 is used; for k > n_i it is undefined, and the estimate is the posterior mean of 1 - (1-p)^k under
+the empirical-Bayes Beta-mixture prior of ``rlbound.metrics.planning`` (fitted to all problems of the
+run). That estimate is model-based and its bias is measured, not zero (see docs/statistics.md and
+bench/adaptive.py); ``model_based_ks`` tells a report which points of a curve rest on it.
+
+Stopping a problem's sampling depends on its data, so even the "unbiased" cells are only
+approximately unbiased after adaptive sampling; bench/adaptive.py measures the effect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from tqdm.auto import tqdm
+
+from rlbound.metrics.passk import pass_at_k_matrix
+from rlbound.metrics.planning import (
+    BetaMixture,
+    between_variance,
+    error_variance,
+    expected_estimator_variance,
+    posterior,
+    posterior_pass_at_k,
+    preposterior_pass_var,
+    resolve_prior,
+    z_value,
+)
+from rlbound.metrics.stats import bootstrap_ci
+
+# ----------------------------------------------------------------------------------------------
+# the small-sample estimator
+
+
+@dataclass(frozen=True, eq=False)
+class SmallSampleEstimate:
+    """Per-problem pass@k where some problems may have fewer than k samples.
+
+    Attributes:
+        ks: shape [K].
+        values: shape [P, K]; unbiased (Chen et al. 2021) where n >= k, posterior mean where n < k.
+        model_based: shape [P, K], True where the value is the prior-dependent posterior mean.
+        prior: the Beta-mixture prior used for the model-based cells.
+    """
+
+    ks: NDArray[np.int64]
+    values: NDArray[np.float64]
+    model_based: NDArray[np.bool_]
+    prior: BetaMixture
+
+    @property
+    def curve(self) -> NDArray[np.float64]:
+        """Mean over problems, shape [K]."""
+        return self.values.mean(axis=0)
+
+    @property
+    def model_based_share(self) -> NDArray[np.float64]:
+        """Share of problems whose value at each k is model-based, shape [K]."""
+        return self.model_based.mean(axis=0)
+
+
+def _counts(n: ArrayLike, c: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    n = np.asarray(n, dtype=np.int64).reshape(-1)
+    c = np.asarray(c, dtype=np.int64).reshape(-1)
+    if n.shape != c.shape or n.size == 0:
+        raise ValueError(f"n and c must be non-empty and of equal length, got {n.shape} and {c.shape}")
+    if (n < 1).any() or (c < 0).any() or (c > n).any():
+        raise ValueError("need n >= 1 and 0 <= c <= n for every problem")
+    return n, c
+
+
+def _ks(ks: ArrayLike) -> NDArray[np.int64]:
+    k = np.asarray(ks, dtype=np.int64).reshape(-1)
+    if k.size == 0 or k.min() < 1:
+        raise ValueError("ks must be non-empty and >= 1")
+    return k
+
+
+def small_sample_pass_at_k(
+    n: ArrayLike,
+    c: ArrayLike,
+    ks: ArrayLike,
+    prior: BetaMixture | str | None = "eb",
+    components: int = 2,
+) -> SmallSampleEstimate:
+    """pass@k per problem for any k, also k > n (Chen et al. 2021 estimator where it is defined).
+
+    Where n_i >= k: the unbiased ``1 - C(n-c,k)/C(n,k)``. Where n_i < k: the posterior mean
+    ``1 - E[(1-p)^k | n_i, c_i]`` under a Beta-mixture prior — by default the empirical-Bayes prior
+    fitted to all problems of the run (Robbins 1956; ``planning.fit_beta_mixture``, 2 components,
+    a, b in [0.01, 1000]); ``"jeffreys"`` gives Beta(1/2, 1/2), which overstates pass@k of problems
+    with c = 0 (pass@256 after 0 of 32 correct: 0.66). It is the Bayes estimator under squared
+    error, but prior-dependent: extrapolating from n to k > n cannot tell p = 0 from p = 1e-3
+    (measured bias in docs/statistics.md). For the curves of Yue et al. 2025 (arXiv 2504.13837).
+
+    Args:
+        n, c: shape [P].
+        ks: shape [K].
+        prior: "eb", "jeffreys" or a ``BetaMixture`` (shape [M]).
+
+    Returns:
+        ``SmallSampleEstimate`` (values and model_based of shape [P, K]).
+    """
+    n, c = _counts(n, c)
+    k = _ks(ks)
+    pr = resolve_prior(prior, n, c, components)
+    small = n[:, None] < k[None, :]
+    values = np.empty((n.size, k.size))
+    for j, kk in enumerate(k):  # unbiased where defined
+        big = np.flatnonzero(~small[:, j])
+        if big.size:
+            values[big, j] = pass_at_k_matrix(n[big], c[big], [int(kk)])[:, 0]
+    if small.any():
+        rows = np.flatnonzero(small.any(axis=1))
+        pm = posterior_pass_at_k(posterior(pr, n[rows], c[rows]), k)  # [P_small, K]
+        block = values[rows]
+        block[small[rows]] = pm[small[rows]]
+        values[rows] = block
+    return SmallSampleEstimate(k, values, small, pr)
+
+
+def model_based_ks(n: ArrayLike, ks: ArrayLike) -> NDArray[np.bool_]:
+    """For a report: True at each k where some problem has fewer than k samples, i.e. the point of the
+    pass@k curve uses the small-sample (posterior-mean) estimator and should be marked. Shape [K]."""
+    n = np.asarray(n, dtype=np.int64).reshape(-1)
+    k = _ks(ks)
+    return n.min() < k
+
+
+# ----------------------------------------------------------------------------------------------
+# intervals with unequal n
+
+
+def adaptive_interval(
+    n: ArrayLike,
+    c: ArrayLike,
+    ks: ArrayLike,
+    prior: BetaMixture | str | None = "eb",
+    scope: str = "benchmark",
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    components: int = 2,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean pass@k over problems with an interval, for problems with unequal n.
+
+    Scope "benchmark" (these problems fixed; sampling noise only): normal interval
+    ``mean +- z sqrt(sum_i e_ik) / P`` with e_ik the estimated error variance of problem i's estimate
+    (``planning.error_variance``: posterior expectation of the exact estimator variance where n >= k,
+    posterior variance where n < k). Scope "population": percentile bootstrap over problems of the
+    per-problem estimates (``stats.bootstrap_ci``, Efron 1979), which covers problem sampling plus the
+    estimates' noise. Estimator as in ``small_sample_pass_at_k`` (Chen et al. 2021 where n >= k).
+
+    Returns:
+        (mean [K], low [K], high [K]).
+    """
+    n, c = _counts(n, c)
+    k = _ks(ks)
+    est = small_sample_pass_at_k(n, c, k, prior, components)
+    if scope == "population":
+        return bootstrap_ci(est.values, n_boot=n_boot, level=level, seed=seed)
+    if scope != "benchmark":
+        raise ValueError(f"scope must be 'population' or 'benchmark', got {scope!r}")
+    e = error_variance(posterior(est.prior, n, c), n, k)
+    half = z_value(level) * np.sqrt(e.sum(axis=0)) / n.size
+    mean = est.curve
+    return mean, mean - half, mean + half
+
+
+# ----------------------------------------------------------------------------------------------
+# the allocation policy
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """One round's decision of ``next_allocation``.
+
+    Attributes:
+        extra: shape [P], samples to draw next per problem (0: stop drawing for it, for now).
+        halfwidth: shape [K], predicted half-width at the current counts.
+        target: shape [K], the target half-width.
+        done: True when the target is met at every k (extra is all zero).
+        infeasible: shape [K], True where the between-problem spread alone exceeds the target
+            (scope "population" only): no allocation can meet it; more problems are needed.
+        score: shape [P], predicted reduction of the (normalised) interval variance per sample.
+    """
+
+    extra: NDArray[np.int64]
+    halfwidth: NDArray[np.float64]
+    target: NDArray[np.float64]
+    done: bool
+    infeasible: NDArray[np.bool_]
+    score: NDArray[np.float64]
+
+
+def _gains(post: BetaMixture, n: NDArray[np.int64], step: NDArray[np.int64], e: NDArray[np.float64],
+           ks: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Predicted drop of each problem's error variance at ks[cols] after ``step`` more samples, [P, len(cols)].
+
+    n >= k: ``e - E_post[Var(est | p, n + step, k)]`` (exact estimator variance, eq. 1 of planning);
+    n < k: the preposterior drop of the posterior variance of pass@k, ``Var_post - E[Var_post']``
+    (Raiffa & Schlaifer 1961), which stays positive across the switch to the unbiased estimator.
+    """
+    P = n.size
+    out = np.zeros((P, cols.size))
+    live = np.flatnonzero(step > 0)
+    for jj, j in enumerate(cols):
+        k = int(ks[j])
+        big = live[n[live] >= k]
+        if big.size:
+            sub = BetaMixture(post.weights[big], post.a[big], post.b[big])
+            out[big, jj] = e[big, j] - expected_estimator_variance(sub, n[big] + step[big], k)
+        small = live[n[live] < k]
+        for s in np.unique(step[small]):
+            rows = small[step[small] == s]
+            sub = BetaMixture(post.weights[rows], post.a[rows], post.b[rows])
+            out[rows, jj] = e[rows, j] - preposterior_pass_var(sub, k, int(s))
+    return np.clip(out, 0.0, None)
+
+
+def next_allocation(
+    n: ArrayLike,
+    c: ArrayLike,
+    ks: ArrayLike,
+    budget: int,
+    target_halfwidth: float | ArrayLike,
+    *,
+    prior: BetaMixture | str | None = "eb",
+    batch: int = 16,
+    growth: float = 0.5,
+    n_max: int | None = None,
+    scope: str = "benchmark",
+    level: float = 0.95,
+    components: int = 2,
+) -> Allocation:
+    """Extra samples per problem for the next round of adaptive sampling (pass@k of Chen et al. 2021
+    for the curves of Yue et al. 2025, arXiv 2504.13837).
+
+    The interval variance of mean pass@k is ``(sigma_B^2 [population scope only] + mean_i e_ik) / P``
+    (``planning.predict_halfwidth``). Target h_k means ``sum_i e_ik <= A_k = P^2 (h_k/z)^2 - P sigma_B^2``.
+    Each problem i would get ``step_i = clip(max(batch, growth * n_i), 0, n_max - n_i)`` more samples;
+    its score is the predicted drop of ``sum_k (e_ik / A_k)`` over the ks not yet met, per sample
+    (``_gains``). Problems are taken in decreasing score until the predicted drops cover the excess
+    ``sum_i e_ik - A_k`` at every unmet k or the budget is spent; problems with zero score (their
+    contribution is already negligible, or n_max is reached) get nothing. Greedy one-step lookahead,
+    in the spirit of Neyman (1934) allocation: samples go where the variance per sample falls most.
+
+    Args:
+        n, c: shape [P], samples and correct samples so far.
+        ks: shape [K].
+        budget: most samples to hand out this round.
+        target_halfwidth: scalar or shape [K].
+        prior: "eb" (refit to (n, c) on each call), "jeffreys" or a fixed ``BetaMixture``.
+        batch, growth: step size per selected problem (at least ``batch``, else ``growth * n_i``).
+        n_max: per-problem cap (None: none).
+        scope: "benchmark" (default; the part sampling controls) or "population".
+
+    Returns:
+        ``Allocation``.
+    """
+    n, c = _counts(n, c)
+    k = _ks(ks)
+    z = z_value(level)
+    P = n.size
+    target = np.broadcast_to(np.asarray(target_halfwidth, dtype=np.float64), k.shape).copy()
+    if (target <= 0).any():
+        raise ValueError("target half-width must be > 0")
+    if batch < 1 or growth < 0 or budget < 0:
+        raise ValueError("need batch >= 1, growth >= 0, budget >= 0")
+    pr = resolve_prior(prior, n, c, components)
+    post = posterior(pr, n, c)
+    e = error_variance(post, n, k)  # [P, K]
+    sb = between_variance([post], k) if scope == "population" else np.zeros(k.size)
+    if scope not in ("population", "benchmark"):
+        raise ValueError(f"scope must be 'population' or 'benchmark', got {scope!r}")
+    total = e.sum(axis=0)
+    halfwidth = z * np.sqrt((sb + total / P) / P)
+    allow = P * P * (target / z) ** 2 - P * sb
+    infeasible = allow <= 0
+    unmet = (halfwidth > target) & ~infeasible
+    zeros = np.zeros(P, dtype=np.int64)
+    if not unmet.any():
+        return Allocation(zeros, halfwidth, target, bool((halfwidth <= target).all()), infeasible, np.zeros(P))
+    step = np.maximum(batch, np.floor(growth * n)).astype(np.int64)
+    if n_max is not None:
+        step = np.clip(np.minimum(step, n_max - n), 0, None)
+    cols = np.flatnonzero(unmet)
+    gain = _gains(post, n, step, e, k, cols)  # [P, U]
+    excess = total[cols] - allow[cols]
+    score = (gain / allow[cols]).sum(axis=1) / np.maximum(step, 1)
+    order = np.argsort(-score, kind="stable")
+    extra = zeros.copy()
+    covered = np.zeros(cols.size)
+    spent = 0
+    for i in order:
+        if score[i] <= 0 or step[i] <= 0:
+            break
+        if spent + step[i] > budget:
+            if spent == 0 and budget > 0:  # hand out a partial step rather than nothing
+                extra[i] = budget
+            break
+        extra[i] = step[i]
+        spent += int(step[i])
+        covered += gain[i]
+        if (covered >= excess).all():
+            break
+    return Allocation(extra, halfwidth, target, False, infeasible, score)
+
+
+# ----------------------------------------------------------------------------------------------
+# a driver for samplers and simulations
+
+
+@dataclass(frozen=True, eq=False)
+class AdaptiveRun:
+    """Result of ``run_adaptive``: final counts and the history of rounds.
+
+    Attributes:
+        n, c: shape [P], final samples and correct samples per problem.
+        rounds: number of rounds (the pilot included).
+        halfwidth: shape [K], predicted half-width at the final counts.
+        met: True when the target was met at every k.
+        history: per round, (samples so far, predicted half-width [K]).
+    """
+
+    n: NDArray[np.int64]
+    c: NDArray[np.int64]
+    rounds: int
+    halfwidth: NDArray[np.float64]
+    met: bool
+    history: tuple[tuple[int, tuple[float, ...]], ...]
+
+
+def run_adaptive(
+    draw: Callable[[NDArray[np.int64]], ArrayLike],
+    n_problems: int,
+    ks: ArrayLike,
+    target_halfwidth: float | ArrayLike,
+    *,
+    pilot_n: int = 32,
+    round_fraction: float = 0.25,
+    max_samples: int | None = None,
+    n_max: int | None = None,
+    prior: BetaMixture | str | None = "pilot",
+    batch: int = 16,
+    growth: float = 0.5,
+    scope: str = "benchmark",
+    level: float = 0.95,
+    progress: bool = False,
+) -> AdaptiveRun:
+    """Sample in rounds with ``next_allocation`` until the target is met (pass@k, Chen et al. 2021;
+    curves of Yue et al. 2025).
+
+    ``draw(extra)`` draws ``extra[i]`` more samples of problem i (shape [P]) and returns how many of
+    them were correct (shape [P]); the sampler supplies it (the samples must be independent, and a
+    problem's samples are the next ones of its own seeded stream). The pilot draws ``pilot_n`` per
+    problem; each later round hands out at most ``max(round_fraction * samples so far, P)`` samples.
+
+    Args:
+        prior: "pilot" (empirical-Bayes prior fitted once to the pilot, then fixed: cheap), "eb" (refit
+            every round), "jeffreys" or a ``BetaMixture``.
+        max_samples: stop when this many samples have been drawn in total.
+        n_max: per-problem cap.
+    """
+    if n_problems < 1 or pilot_n < 1:
+        raise ValueError("need n_problems >= 1 and pilot_n >= 1")
+    k = _ks(ks)
+    n = np.zeros(n_problems, dtype=np.int64)
+    c = np.zeros(n_problems, dtype=np.int64)
+    extra = np.full(n_problems, pilot_n if n_max is None else min(pilot_n, n_max), dtype=np.int64)
+    history: list[tuple[int, tuple[float, ...]]] = []
+    fixed: BetaMixture | str | None = prior
+    bar = tqdm(total=max_samples, desc="adaptive sampling", unit="sample", disable=not progress)
+    rounds = 0
+    while True:
+        got = np.asarray(draw(extra.copy()), dtype=np.int64).reshape(-1)
+        if got.shape != (n_problems,) or (got < 0).any() or (got > extra).any():
+            raise ValueError("draw(extra) must return, per problem, a count of correct samples in 0..extra[i]")
+        n += extra
+        c += got
+        rounds += 1
+        bar.update(int(extra.sum()))
+        if prior == "pilot" and rounds == 1:
+            fixed = resolve_prior("eb", n, c)
+        total = int(n.sum())
+        budget = max(int(math.ceil(round_fraction * total)), n_problems)
+        if max_samples is not None:
+            budget = min(budget, max_samples - total)
+        alloc = next_allocation(n, c, k, max(budget, 0), target_halfwidth, prior=fixed, batch=batch,
+                                growth=growth, n_max=n_max, scope=scope, level=level)
+        history.append((total, tuple(float(x) for x in alloc.halfwidth)))
+        bar.set_postfix_str(f"max half-width {alloc.halfwidth.max():.4f}")
+        if alloc.done or int(alloc.extra.sum()) == 0:
+            break
+        extra = alloc.extra
+    bar.close()
+    return AdaptiveRun(n, c, rounds, alloc.halfwidth, alloc.done, tuple(history))

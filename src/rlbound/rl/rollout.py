@@ -1,0 +1,233 @@
+"""Rollouts and log-probabilities for the RLVR trainer and distillation.
+
+An RLVR step (Yue et al. 2025, arXiv 2504.13837, Sec. 2: "RLVR") samples ``n`` responses per prompt
+from the current policy, grades each with a verifier, and scores the sampled tokens under the policy
+(and a reference / critic). This module holds the model-side pieces:
+
+* ``sample_groups``: ``n`` responses per prompt through the ``hf`` backend's batched KV-cache
+  sampler (``rlbound.backends.hf``) with per-sample seeds derived from (run seed, step, ...).
+* ``response_ids``: the token ids of a sampled response. The backend returns text, so the text is
+  re-tokenised (plus EOS when the sample ended on EOS). For the sandbox's word-level tokenizer this
+  is exact (decoding concatenates token strings, encoding splits them back); for BPE tokenizers the
+  re-tokenised ids can differ from the sampled ones (a non-canonical segmentation), and the trainer
+  then optimises the canonical segmentation of the same text. ``response_ids`` reports a mismatch
+  when the token count differs from the backend's ``completion_tokens``.
+* ``TokenBatch`` / ``pack``: prompts left-padded to one width ``P``, responses right-padded to
+  ``T``, so response position ``t`` is column ``P + t`` for every row and the logits at column
+  ``P + t - 1`` predict it (the usual one-position shift of causal LMs).
+* ``response_logprobs``: per-token log-probabilities (and entropies) of the response tokens,
+  ``[B, T]``, at the sampling temperature (logits / T, as verl's actor does).
+* ``ValueModel``: PPO's critic, a copy of the policy's backbone with a scalar head.
+* ``pass_rate``: pass@1 (and pass@n) of a model on problems, for held-out evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlbound.types import Problem
+
+__all__ = [
+    "TokenBatch",
+    "ValueModel",
+    "derive_seed",
+    "pack",
+    "pass_rate",
+    "prompt_of",
+    "response_ids",
+    "response_logprobs",
+    "sample_groups",
+]
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A 63-bit seed that is a pure function of ``parts`` (blake2b of their text)."""
+    h = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") & ((1 << 63) - 1)
+
+
+def prompt_of(problem: Problem) -> str:
+    """The text the model continues: the sandbox's fixed-width prompt, or ``problem.prompt`` as is."""
+    if problem.verifier == "synthetic":
+        from rlbound.sandbox.tasks import prompt_text
+
+        return prompt_text(problem)
+    return problem.prompt
+
+
+def sample_groups(backend: Any, problems: Sequence[Problem], n: int, params: Any,
+                  seed_parts: Sequence[int | str]) -> list[list[Any]]:
+    """``n`` completions per problem from ``backend.generate``; sample ``j`` of problem ``i`` is
+    drawn with seed ``derive_seed(*seed_parts, i, j)`` (counter-based: independent of the batch).
+
+    Returns ``[len(problems)][n]`` ``rlbound.backends.base.Completion``.
+    """
+    prompts = [prompt_of(p) for p in problems]
+    seeds = [[derive_seed(*seed_parts, i, j) for j in range(n)] for i in range(len(problems))]
+    return backend.generate(prompts, params, seeds)
+
+
+def response_ids(tokenizer: Any, completion: Any, eos_id: int | None) -> tuple[list[int], bool]:
+    """(token ids of a sampled response, mismatch flag); see the module docstring.
+
+    The ids are ``tokenizer(text, add_special_tokens=False)`` followed by ``eos_id`` when the
+    sample stopped (``finish_reason == "stop"``) and ``eos_id`` is known. ``mismatch`` is True when
+    their count differs from ``completion.completion_tokens`` (re-tokenisation was not exact).
+    """
+    ids = list(tokenizer(completion.text, add_special_tokens=False)["input_ids"])
+    if completion.finish_reason == "stop" and eos_id is not None:
+        ids.append(int(eos_id))
+    if not ids:  # a response must have at least one token to be trained on
+        ids = [int(eos_id) if eos_id is not None else 0]
+    return ids, len(ids) != int(completion.completion_tokens)
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Prompt + response token ids of B rows, aligned on the response.
+
+    Shapes: ``input_ids`` [B, P + T]: prompt left-padded to width P, response right-padded to T.
+    ``attention_mask`` / ``position_ids`` [B, P + T]: None when no prompt is padded (the causal mask
+    alone is then exact: right padding never influences earlier positions). ``response_mask``
+    [B, T] bool: True on response tokens (EOS included).
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor | None
+    position_ids: torch.Tensor | None
+    response_mask: torch.Tensor
+    prompt_width: int
+
+    @property
+    def width(self) -> int:
+        """T, the response width."""
+        return int(self.response_mask.shape[1])
+
+    def rows(self, idx: torch.Tensor) -> "TokenBatch":
+        """The rows ``idx`` (long [b]), trimmed to their longest response (T' <= T)."""
+        m = self.response_mask[idx]
+        t = int(m.sum(1).max()) if m.numel() else 0
+        cut = self.prompt_width + t
+        am = None if self.attention_mask is None else self.attention_mask[idx, :cut]
+        pos = None if self.position_ids is None else self.position_ids[idx, :cut]
+        return TokenBatch(self.input_ids[idx, :cut], am, pos, m[:, :t], self.prompt_width)
+
+
+def pack(prompt_ids: Sequence[Sequence[int]], resp_ids: Sequence[Sequence[int]], pad_id: int,
+         device: torch.device | str = "cpu") -> TokenBatch:
+    """Build a ``TokenBatch`` from per-row prompt and response ids (see ``TokenBatch``)."""
+    if len(prompt_ids) != len(resp_ids):
+        raise ValueError(f"{len(prompt_ids)} prompts but {len(resp_ids)} responses")
+    b = len(prompt_ids)
+    p = max(len(x) for x in prompt_ids)
+    t = max(len(x) for x in resp_ids)
+    ids = torch.full((b, p + t), int(pad_id), dtype=torch.long)
+    attn = torch.zeros((b, p + t), dtype=torch.long)
+    rmask = torch.zeros((b, t), dtype=torch.bool)
+    for i, (pi, ri) in enumerate(zip(prompt_ids, resp_ids)):
+        ids[i, p - len(pi):p] = torch.tensor(list(pi), dtype=torch.long)
+        ids[i, p:p + len(ri)] = torch.tensor(list(ri), dtype=torch.long)
+        attn[i, p - len(pi):p + len(ri)] = 1
+        rmask[i, :len(ri)] = True
+    left_padded = any(len(x) < p for x in prompt_ids)
+    if left_padded:
+        pos = (attn.cumsum(1) - 1).clamp(min=0)
+        return TokenBatch(ids.to(device), attn.to(device), pos.to(device), rmask.to(device), p)
+    return TokenBatch(ids.to(device), None, None, rmask.to(device), p)
+
+
+def _forward_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
+    """Logits ``[B, T, V]`` at columns ``P - 1 .. P + T - 2`` (each predicts the next column)."""
+    t = batch.width
+    kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "use_cache": False}
+    if batch.attention_mask is not None:
+        kwargs["attention_mask"] = batch.attention_mask
+        kwargs["position_ids"] = batch.position_ids
+    try:
+        logits = model(**kwargs, logits_to_keep=t + 1).logits
+    except TypeError:  # a model without logits_to_keep
+        logits = model(**kwargs).logits[:, -(t + 1):]
+    return logits[:, :t]
+
+
+def response_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0, with_entropy: bool = False,
+                      entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probabilities ``[B, T]`` of the response tokens under ``model`` at ``temperature``
+    (``log_softmax(logits / temperature)``), and their entropies ``[B, T]`` when asked
+    (differentiable only with ``entropy_grad``: the entropy bonus; else a detached metric).
+
+    The logit at column ``c`` predicts the token at column ``c + 1``: response token ``t`` (column
+    ``P + t``) is scored by the logits at column ``P + t - 1``. Values outside ``response_mask``
+    are garbage (padding) and must be masked by the caller. Differentiable unless called under
+    ``torch.no_grad``.
+    """
+    logits = _forward_logits(model, batch).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    targets = batch.input_ids[:, batch.prompt_width:batch.prompt_width + batch.width]
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    ent = None
+    if with_entropy:
+        from rlbound.rl.losses import entropy_from_logits
+
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+            ent = entropy_from_logits(logits if entropy_grad else logits.detach())
+    return logp, ent
+
+
+class ValueModel(torch.nn.Module):
+    """PPO critic: the policy's backbone (a copy, trained separately) and a linear value head.
+
+    ``values(batch)`` is ``[B, T]``: the value of response token ``t`` is read at column
+    ``P + t - 1``, the state before the token is generated, aligned with the log-probs (as verl's
+    critic). The head starts at zero, so the first values are 0 (Schulman et al. 2017, PPO; a
+    separate critic as in verl's ``critic`` worker).
+    """
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        import copy
+
+        self.backbone = copy.deepcopy(policy.base_model)
+        hidden = policy.config.get_text_config().hidden_size
+        self.head = torch.nn.Linear(hidden, 1)
+        torch.nn.init.zeros_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+        self.head.to(next(self.backbone.parameters()).device)
+
+    def values(self, batch: TokenBatch) -> torch.Tensor:
+        kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "use_cache": False}
+        if batch.attention_mask is not None:
+            kwargs["attention_mask"] = batch.attention_mask
+            kwargs["position_ids"] = batch.position_ids
+        h = self.backbone(**kwargs).last_hidden_state
+        p, t = batch.prompt_width, batch.width
+        return self.head(h[:, p - 1:p - 1 + t].float()).squeeze(-1)
+
+
+def pass_rate(backend: Any, problems: Sequence[Problem], n: int, *, temperature: float, max_new_tokens: int,
+              seed: int, reward: Callable[[Problem, str], float], top_p: float = 1.0) -> dict[str, float]:
+    """pass@1 and pass@n of the backend's model on ``problems`` with ``n`` samples each.
+
+    pass@k is Chen et al. 2021's unbiased estimator averaged over problems (``rlbound.metrics.passk``);
+    a response counts as correct when ``reward(problem, text) >= 1``. Seeds are
+    ``derive_seed("eval", seed, i, j)``, so two models are compared on the same seeds.
+
+    Returns ``{"pass1", "passn", "n", "problems", "response_length"}``.
+    """
+    from rlbound.backends.base import SamplingParams
+    from rlbound.metrics.passk import pass_at_k_curve
+
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    groups = sample_groups(backend, problems, n, params, ("eval", seed))
+    c = np.array([sum(reward(p, x.text) >= 1.0 for x in g) for p, g in zip(problems, groups)], dtype=np.int64)
+    curve = pass_at_k_curve(np.full(len(problems), n, dtype=np.int64), c)
+    length = float(np.mean([x.completion_tokens for g in groups for x in g]))
+    return {"pass1": float(curve[0]), "passn": float(curve[-1]), "n": n, "problems": len(problems),
+            "response_length": length}

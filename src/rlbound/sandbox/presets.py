@@ -1,0 +1,49 @@
+"""Named pretraining recipes for the sandbox (see docs/sandbox.md for their measured behaviour).
+
+* ``tiny`` - the *base* model of the demo: ~0.65M parameters, all difficulties 1..12, a diverse
+  solution prior (60% one-operation steps, 25% two-operation steps, 15% bare answers; steps in
+  prompt order 80%, depth-first 15%, random valid order 5%). Sized to leave headroom: it solves
+  easy problems often and the hardest rarely.
+* ``teacher`` - a stronger model for distillation: wider and deeper, trained longer, on a mix
+  weighted toward hard problems, with the same solution styles.
+* ``toy`` - a few-second recipe for tests (small task, 2-layer 32-wide model).
+"""
+
+from __future__ import annotations
+
+from rlbound.errors import InputError
+from rlbound.sandbox.model import ModelSpec
+from rlbound.sandbox.pretrain import PretrainConfig
+from rlbound.sandbox.tasks import TaskConfig
+
+BASE_TASK = TaskConfig()
+
+PRESETS: dict[str, PretrainConfig] = {
+    "tiny": PretrainConfig(
+        name="tiny",
+        task=BASE_TASK,
+        model=ModelSpec(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384, max_positions=256),
+        steps=700, batch_size=64, lr=3e-3, warmup_steps=50, seed=0,
+    ),
+    "teacher": PretrainConfig(
+        name="teacher",
+        task=TaskConfig(train_difficulty=tuple((d, 1.0 + d / 4) for d in range(1, 13))),
+        model=ModelSpec(hidden_size=160, num_layers=4, num_heads=4, intermediate_size=448, max_positions=256),
+        steps=700, batch_size=64, lr=2.5e-3, warmup_steps=50, seed=1,
+    ),
+    "toy": PretrainConfig(
+        name="toy",
+        task=TaskConfig(modulus=5, max_ops=3, max_leaves=3, max_targets=1,
+                        train_difficulty=((1, 1.0), (2, 1.0), (3, 1.0)), test_difficulty=((1, 1.0), (3, 1.0))),
+        model=ModelSpec(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=96),
+        steps=60, batch_size=16, lr=1e-2, warmup_steps=5, seed=0, pool_batches=4, checkpoint_every_s=5.0,
+    ),
+}
+
+
+def get_preset(name: str) -> PretrainConfig:
+    """The recipe called ``name`` (``tiny``, ``teacher``, ``toy``)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise InputError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}", field="preset") from None

@@ -1,0 +1,480 @@
+"""Pretrain a sandbox model from scratch on CPU: a plain PyTorch loop, resumable after ``kill -9``.
+
+Recipe (what made the task learnable in a few CPU minutes): every example starts at position 0
+with its fixed-width, left-aligned prompt; the loss is on the completion (and its ``<eos>``) only;
+batches are cut from a length-sorted pool so little compute goes to padding. Optimiser AdamW
+(Loshchilov and Hutter 2019) with linear warmup then cosine decay, gradient-norm clipping, float32
+(on the development CPU bfloat16 matmuls ran at half the float32 rate: no AMX).
+
+Determinism: the batch of step ``s`` is a pure function of (recipe, s), and a checkpoint holds the
+model, the optimiser, the RNG states and the step, written atomically (temp file + ``os.replace``)
+every ``checkpoint_every_s`` seconds. A run killed at any moment resumes from its last checkpoint
+and ends with the same weights as an uninterrupted run on the same machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rlbound.errors import InputError
+from rlbound.sandbox.model import ModelSpec, build_model, count_parameters, train_flops_per_token
+from rlbound.sandbox.tasks import TaskConfig, prompt_width, split_tokens, training_examples
+
+MANIFEST = "sandbox_model.json"
+CHECKPOINT = "checkpoint.pt"
+TRAIN_LOG = "train_log.jsonl"
+FINGERPRINT_STEPS = 10
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """A complete pretraining recipe: data mix, model, optimiser, schedule, seed.
+
+    Attributes:
+        name: label written into the manifest (the preset name).
+        task: problem distribution and pretraining data mix.
+        model: model dimensions.
+        steps: optimiser steps.
+        batch_size: sequences per step.
+        lr / min_lr_ratio / warmup_steps: peak learning rate, cosine floor (fraction of lr),
+            linear warmup length.
+        weight_decay, beta1, beta2: AdamW (decay on matrices only).
+        grad_clip: max global gradient norm.
+        seed: initialisation and data seed.
+        dtype: "float32" or "bfloat16" (autocast).
+        pool_batches: batches cut from one length-sorted pool of examples.
+        checkpoint_every_s: seconds between checkpoints (does not change the result).
+        compile: wrap the model in ``torch.compile`` (does not change the recipe's maths).
+    """
+
+    name: str
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.98
+    grad_clip: float = 1.0
+    seed: int = 0
+    dtype: str = "float32"
+    pool_batches: int = 8
+    checkpoint_every_s: float = 30.0
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.pool_batches < 1:
+            raise InputError("steps, batch_size and pool_batches must be >= 1", field="steps")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise InputError(f"dtype must be float32 or bfloat16, got {self.dtype!r}", field="dtype")
+        if self.model.max_positions < prompt_width(self.task) + 2 * self.task.max_ops * 6 + 16:
+            raise InputError(f"model.max_positions={self.model.max_positions} too small for the task's "
+                             f"longest prompt + completion", field="max_positions")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["task"], d["model"] = self.task.to_dict(), self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PretrainConfig":
+        kw = dict(d)
+        kw["task"] = TaskConfig.from_dict(kw.get("task", {}))
+        kw["model"] = ModelSpec(**kw.get("model", {}))
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(kw) - names
+        if unknown:
+            raise InputError(f"unknown pretrain config field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        return cls(**kw)
+
+    def recipe_sha256(self) -> str:
+        """Hash of everything that determines the trained weights (not checkpoint timing, not compile)."""
+        d = self.to_dict()
+        d.pop("checkpoint_every_s")
+        d.pop("compile")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+class BatchSource:
+    """The batch of every step, a pure function of (recipe, step).
+
+    Pool ``k`` holds ``pool_batches * batch_size`` examples drawn with ``Random((seed, k))``, sorted
+    by completion length and cut into batches, which are visited in a shuffled order. Tensors:
+    ``input_ids`` and ``labels`` of shape ``[batch_size, PROMPT_WIDTH + longest completion + 1]``;
+    labels are -100 on the prompt and on right padding.
+    """
+
+    def __init__(self, cfg: PretrainConfig, tokenizer: Any) -> None:
+        self.cfg = cfg
+        self.vocab = tokenizer.get_vocab()
+        self.eos, self.pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+        self.width = prompt_width(cfg.task)
+        self._pool_index = -1
+        self._pool: list[tuple[Any, Any]] = []
+
+    def _encode(self, text: str) -> list[int]:
+        return [self.vocab[t] for t in split_tokens(text)]
+
+    def _make_pool(self, k: int) -> list[tuple[Any, Any]]:
+        import torch
+
+        cfg = self.cfg
+        rng = random.Random(f"rlbound-pretrain:{cfg.seed}:{k}")
+        exs = [(self._encode(e.prompt), self._encode(e.completion) + [self.eos])
+               for e in training_examples(cfg.task, rng, cfg.pool_batches * cfg.batch_size)]
+        exs.sort(key=lambda pc: len(pc[1]))
+        batches = []
+        for b in range(cfg.pool_batches):
+            rows = exs[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            T = self.width + max(len(c) for _, c in rows)
+            ids = torch.full((len(rows), T), self.pad, dtype=torch.long)
+            labels = torch.full((len(rows), T), -100, dtype=torch.long)
+            for i, (p, c) in enumerate(rows):
+                ids[i, :len(p)] = torch.tensor(p)
+                ids[i, len(p):len(p) + len(c)] = torch.tensor(c)
+                labels[i, len(p):len(p) + len(c)] = torch.tensor(c)
+            batches.append((ids, labels))
+        rng.shuffle(batches)
+        return batches
+
+    def batch(self, step: int) -> tuple[Any, Any]:
+        k, j = divmod(step, self.cfg.pool_batches)
+        if k != self._pool_index:
+            self._pool, self._pool_index = self._make_pool(k), k
+        return self._pool[j]
+
+
+def lr_at(cfg: PretrainConfig, step: int) -> float:
+    """Linear warmup over ``warmup_steps``, then cosine from ``lr`` to ``lr * min_lr_ratio``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    frac = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Files
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_torch_save(obj: Any, dest: Path) -> None:
+    import torch
+
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+
+
+def _atomic_write_text(dest: Path, text: str) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+
+
+def _weights_sha256(model: Any) -> str:
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _check_out_dir(out: Path, resume: bool) -> str:
+    """'done', 'resume' or 'fresh'; InputError when the folder holds something that is not ours."""
+    if (out / MANIFEST).exists():
+        return "done" if resume else "exists"
+    if (out / CHECKPOINT).exists():
+        return "resume" if resume else "exists"
+    if out.exists():
+        foreign = [p.name for p in out.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp"))]
+        if foreign:
+            raise InputError(f"output folder is not empty and holds no sandbox checkpoint ({', '.join(sorted(foreign)[:3])}"
+                             f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder", path=str(out))
+    return "fresh"
+
+
+def load_manifest(model_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a finished sandbox model folder."""
+    p = Path(model_dir) / MANIFEST
+    if not p.exists():
+        raise InputError(f"not a finished sandbox model folder (no {MANIFEST})", path=str(model_dir))
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Training
+
+
+def _setup(cfg: PretrainConfig) -> tuple[Any, Any, Any, BatchSource]:
+    import torch
+
+    from rlbound.sandbox.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(cfg.task)
+    model = build_model(cfg.model, tok, seed=cfg.seed)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8)
+    return tok, model, opt, BatchSource(cfg, tok)
+
+
+def _train_step(cfg: PretrainConfig, fwd: Any, model: Any, opt: Any, ids: Any, labels: Any, step: int) -> float:
+    import torch
+
+    for g in opt.param_groups:
+        g["lr"] = lr_at(cfg, step)
+    model.train()
+    if cfg.dtype == "bfloat16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = fwd(input_ids=ids, labels=labels).loss
+    else:
+        loss = fwd(input_ids=ids, labels=labels).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def fingerprint(cfg: PretrainConfig, steps: int = FINGERPRINT_STEPS) -> dict[str, Any]:
+    """Train the first ``steps`` steps of ``cfg`` in memory: their losses and the weights' sha256.
+
+    A finished model's manifest records the same for its run, so a shipped checkpoint can be
+    checked against its recipe (equal on the same CPU kind and library versions; losses agree to
+    float tolerance elsewhere).
+    """
+    _, model, opt, source = _setup(cfg)
+    losses = [_train_step(cfg, model, model, opt, *source.batch(s), s) for s in range(steps)]
+    return {"steps": steps, "losses": losses, "weights_sha256": _weights_sha256(model)}
+
+
+def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, resume: bool = True,
+             progress: bool = True, stop_after: int | None = None) -> Path:
+    """Pretrain a sandbox model and save it with ``save_pretrained`` into ``out_dir``; returns ``out_dir``.
+
+    ``preset_or_config`` is a preset name (``rlbound.sandbox.presets``) or a ``PretrainConfig``.
+    ``out_dir`` must be new, empty, or hold this recipe's checkpoint (resumed when ``resume``) or
+    finished model (returned as is when ``resume``). Writes ``checkpoint.pt`` atomically every
+    ``checkpoint_every_s`` seconds; at the end the model, tokenizer, ``train_log.jsonl`` and,
+    last, ``sandbox_model.json`` (the recipe, parameter counts, timings, fingerprint), then
+    removes the checkpoint. ``stop_after`` (for tests) stops after that many steps with only a
+    checkpoint written. Shows a tqdm bar with loss, tokens/s and ETA when ``progress``.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from rlbound.sandbox.presets import get_preset
+
+    cfg = get_preset(preset_or_config) if isinstance(preset_or_config, str) else preset_or_config
+    out = Path(out_dir)
+    state = _check_out_dir(out, resume)
+    if state == "exists":
+        raise InputError("output folder already holds a sandbox model or checkpoint; pass resume=True to "
+                         "continue it or choose another folder", path=str(out))
+    if state == "done":
+        man = load_manifest(out)
+        if man.get("recipe_sha256") != cfg.recipe_sha256():
+            raise InputError("output folder holds a finished model of a different recipe", path=str(out))
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink()
+
+    tok, model, opt, source = _setup(cfg)
+    step, elapsed, tokens, loss_tokens = 0, 0.0, 0, 0
+    history: list[dict[str, Any]] = []
+    fp_losses: list[float] = []
+    fp_sha = None
+    if state == "resume":
+        ck = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)
+        if ck.get("recipe_sha256") != cfg.recipe_sha256():
+            raise InputError("checkpoint in the output folder is from a different recipe; choose another folder",
+                             path=str(out / CHECKPOINT))
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["torch_rng"])
+        random.setstate(ck["python_rng"])
+        step, elapsed, tokens, loss_tokens = ck["step"], ck["elapsed"], ck["tokens"], ck["loss_tokens"]
+        history, fp_losses, fp_sha = ck["history"], ck["fingerprint_losses"], ck["fingerprint_sha256"]
+
+    def save_checkpoint() -> None:
+        _atomic_torch_save({
+            "format": 1, "recipe": cfg.to_dict(), "recipe_sha256": cfg.recipe_sha256(), "step": step,
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(), "elapsed": elapsed, "tokens": tokens, "loss_tokens": loss_tokens,
+            "history": history, "fingerprint_losses": fp_losses, "fingerprint_sha256": fp_sha,
+        }, out / CHECKPOINT)
+
+    fwd = torch.compile(model, dynamic=True) if cfg.compile else model
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"pretrain {cfg.name}", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    last_ck = time.monotonic()
+    ema = None
+    t_session, tok_session = time.perf_counter(), 0
+    while step < end:
+        ids, labels = source.batch(step)
+        t0 = time.perf_counter()
+        loss = _train_step(cfg, fwd, model, opt, ids, labels, step)
+        elapsed += time.perf_counter() - t0
+        n_tok = ids.numel()
+        tokens += n_tok
+        tok_session += n_tok
+        loss_tokens += int((labels != -100).sum())
+        step += 1
+        ema = loss if ema is None else 0.9 * ema + 0.1 * loss
+        if step <= FINGERPRINT_STEPS:
+            fp_losses.append(loss)
+            if step == FINGERPRINT_STEPS:
+                fp_sha = _weights_sha256(model)
+        if step % 10 == 0 or step == cfg.steps:
+            history.append({"step": step, "loss": round(ema, 5), "lr": lr_at(cfg, step - 1),
+                            "tokens": tokens, "elapsed_s": round(elapsed, 2)})
+        bar.update(1)
+        bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{tok_session / (time.perf_counter() - t_session):.0f}", refresh=False)
+        if time.monotonic() - last_ck >= cfg.checkpoint_every_s and step < cfg.steps:
+            save_checkpoint()
+            last_ck = time.monotonic()
+    bar.close()
+    if step < cfg.steps:
+        save_checkpoint()
+        return out
+    _finalize(cfg, out, tok, model, {
+        "steps": step, "tokens_processed": tokens, "loss_tokens": loss_tokens, "train_seconds": round(elapsed, 2),
+        "tokens_per_s": round(tokens / max(elapsed, 1e-9), 1), "final_loss_ema": ema,
+        "fingerprint": {"steps": FINGERPRINT_STEPS, "losses": fp_losses, "weights_sha256": fp_sha},
+    }, history)
+    return out
+
+
+def _finalize(cfg: PretrainConfig, out: Path, tok: Any, model: Any, stats: dict[str, Any],
+              history: list[dict[str, Any]]) -> None:
+    """Write model + tokenizer + log into a temp folder, move them in, manifest last, drop the checkpoint."""
+    import torch
+    import transformers
+
+    import rlbound
+
+    tmp = out / f".final.{os.getpid()}.tmpdir"
+    if tmp.exists():
+        for f in tmp.iterdir():
+            f.unlink()
+    tmp.mkdir()
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tok.save_pretrained(str(tmp))
+    (tmp / TRAIN_LOG).write_text("".join(json.dumps(h) + "\n" for h in history), encoding="utf-8")
+    seq = float(stats["tokens_processed"]) / (stats["steps"] * cfg.batch_size)
+    manifest = {
+        "format": 1, "kind": "rlbound-sandbox-model", "name": cfg.name,
+        "recipe": cfg.to_dict(), "recipe_sha256": cfg.recipe_sha256(),
+        "parameters": count_parameters(model), "prompt_width": prompt_width(cfg.task),
+        "train_flops_per_token": train_flops_per_token(cfg.model, len(tok), seq),
+        "mean_seq_len": seq, **stats,
+        "weights_sha256": _weights_sha256(model),
+        "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+        "transformers_version": transformers.__version__, "rlbound_version": rlbound.__version__,
+        "python": sys.version.split()[0], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    for f in sorted(tmp.iterdir()):
+        os.replace(f, out / f.name)
+    tmp.rmdir()
+    _atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (out / CHECKPOINT).unlink(missing_ok=True)
+    _fsync_dir(out)
+
+
+
+# --------------------------------------------------------------------------------------------------
+# Quick evaluation
+
+
+def response_style(text: str) -> str:
+    """``bare`` (answer only), ``step2`` (some step has two operations) or ``step1``."""
+    body = text.split("####")[0]
+    return "bare" if not body.strip() else ("step2" if "(" in body else "step1")
+
+
+def evaluate(model_dir: str | Path, *, difficulties: list[int] | None = None, per_difficulty: int = 50,
+             n_samples: int = 32, temperature: float = 1.0, seed: int = 0, task: TaskConfig | None = None,
+             progress: bool = True) -> dict[int, dict[str, float]]:
+    """Sampled accuracy of a sandbox model by difficulty, on fresh test-split problems.
+
+    For each difficulty d: ``per_difficulty`` test problems, ``n_samples`` completions each at
+    ``temperature``, graded by the ``synthetic`` verifier. Returns per d: ``answer_acc`` (mean
+    answer-correct rate, i.e. pass@1 of Yue et al. 2025), ``cot_acc`` (answer and steps correct,
+    CoT-pass@1 of Wen et al. 2025), ``pass_n`` / ``cot_pass_n`` (share of problems with at least
+    one correct sample, i.e. pass@n), and the share of responses in each style.
+    """
+    import dataclasses as dc
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlbound.sandbox.model import sample_completions
+    from rlbound.sandbox.tasks import generate_split, prompt_text
+    from rlbound.verify.synthetic import SyntheticVerifier
+
+    man = load_manifest(model_dir)
+    task = task or TaskConfig.from_dict(man["recipe"]["task"])
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    ver = SyntheticVerifier()
+    out: dict[int, dict[str, float]] = {}
+    for d in difficulties or list(range(1, task.max_ops + 1)):
+        probs = generate_split(dc.replace(task, test_difficulty=((d, 1.0),)), "test", per_difficulty, seed)
+        comps = sample_completions(model, tok, [prompt_text(p) for p in probs], n_samples, temperature=temperature,
+                                   max_new_tokens=8 * task.max_ops + 4 * task.max_targets + 4, seed=seed + d,
+                                   progress=progress)
+        ans, cot, anyans, anycot = 0, 0, 0, 0
+        styles = {"step1": 0, "step2": 0, "bare": 0}
+        for p, cs in zip(probs, comps):
+            vs = [ver.verify(p, c) for c in cs]
+            a = sum(v.answer_correct for v in vs)
+            c = sum(bool(v.answer_correct and v.steps_correct) for v in vs)
+            ans, cot, anyans, anycot = ans + a, cot + c, anyans + (a > 0), anycot + (c > 0)
+            for c_ in cs:
+                styles[response_style(c_)] += 1
+        total = len(probs) * n_samples
+        out[d] = {"answer_acc": ans / total, "cot_acc": cot / total, "pass_n": anyans / len(probs),
+                  "cot_pass_n": anycot / len(probs), **{f"style_{k}": v / total for k, v in styles.items()}}
+    return out
