@@ -70,6 +70,15 @@ def with_rlbound(samples, workers: int, timeout_s: float):
     return verdicts, summarize(verdicts.values())
 
 
+def distinct_keys(samples) -> set:
+    """The dedupe keys rlbound verifies: (reference, extracted answer, policy, boxes)."""
+    from rlbound.types import Problem
+    from rlbound.verify.math import MathVerifier
+
+    v = MathVerifier()
+    return {v.cache_key(Problem(id="", prompt="", reference=gold), text) for _, gold, text in samples}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -99,13 +108,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ours_warm, _ = with_rlbound(samples, args.workers, args.timeout)
     t_warm = time.perf_counter() - t0
-    from rlbound.verify.math import MathVerifier
-
-    v = MathVerifier()
-    problems = {}
-    keys = set()
-    for key, gold, text in samples:
-        keys.add(v.cache_key(problems.setdefault(key[0], _P(gold)), text))
+    keys = distinct_keys(samples)
     print(f"rlbound (workers={args.workers}, cold): {len(ours)} responses in {t_cold:.2f} s "
           f"({len(ours) / t_cold:.0f}/s); {len(keys)} distinct keys verified; {counts}")
     print(f"rlbound (workers={args.workers}, warm): {len(ours_warm)} responses in {t_warm:.2f} s")
@@ -128,12 +131,6 @@ def main(argv=None) -> int:
         f"verdict differences vs Math-Verify loop: {len(diffs)} | cold == warm verdicts: {warm_same}"
     )
     return 0
-
-
-def _P(gold):
-    from rlbound.types import Problem
-
-    return Problem(id="", prompt="", reference=gold)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         hf_mod.HFBackend.generate = slow
     cfg = SampleConfig(model=a.model, benchmark=a.bench, out=a.out, backend="hf", n=a.n, temperature=1.0,
                        top_p=0.95, max_new_tokens=a.max_new_tokens, seed=a.seed, template="raw",
-                       batch_size=a.batch_size, device="cpu")
+                       field_map=("id=id", "prompt=problem", "reference=answer"), batch_size=a.batch_size,
+                       device="cpu")
     run_sampling(cfg, progress=False)
     return 0
 

@@ -144,6 +144,32 @@ def test_logprobs_align_with_the_sampler(model_dir: Path) -> None:
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
+def test_shared_prompt_forward_equals_the_plain_forward(model_dir: Path) -> None:
+    """Encoding each distinct prompt once gives the same log-probs and gradients as B full rows."""
+    from transformers import AutoModelForCausalLM
+
+    from rlbound.rl.rollout import TokenBatch, _can_share_prompts
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    g = torch.Generator().manual_seed(0)
+    prompts = [[5 + i] * 7 + [i] for i in range(3) for _ in range(4)]
+    resps = [torch.randint(4, 40, (1 + (j * 3) % 6,), generator=g).tolist() for j in range(12)]
+    shared = pack(prompts, resps, 0)
+    plain = TokenBatch(shared.input_ids, None, None, shared.response_mask, shared.prompt_width, None)
+    assert shared.prompt_index.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert _can_share_prompts(model, shared) and not _can_share_prompts(model, plain)
+    grads, lps = [], []
+    for batch in (shared, plain):
+        model.zero_grad()
+        lp = response_logprobs(model, batch)[0]
+        (lp * batch.response_mask).sum().backward()
+        lps.append(lp[batch.response_mask])
+        grads.append({k: v.grad.clone() for k, v in model.named_parameters()})
+    torch.testing.assert_close(lps[0], lps[1], rtol=0, atol=1e-6)
+    for k in grads[0]:
+        torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-5)
+
+
 def test_dapo_drops_groups_whose_rewards_all_agree(model_dir: Path, tmp_path: Path) -> None:
     def reward(problem, text):  # noqa: ANN001 - every second problem: constant reward
         return 1.0 if int(problem.id.rsplit("-", 1)[1]) % 2 == 0 else float(text[:1].isdigit())

@@ -168,9 +168,26 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return x * cos + rot * sin
 
 
+def _rope_complex(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding on the interleaved layout (pairs (x_i, y_i) adjacent in the last dim) as a
+    complex product; ``freqs = cos + i sin`` broadcasts against ``x``'s complex view."""
+    xc = torch.view_as_complex(x.unflatten(-1, (-1, 2)))
+    return torch.view_as_real(xc * freqs).flatten(-2)
+
+
+@dataclass(frozen=True)
+class _Norm:
+    weight: torch.Tensor
+    eps: float
+
+
+def _eps(norm: Any) -> float:
+    return getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", None) or 1e-6
+
+
 def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
     """A Llama-style RMSNorm module's function (float32 statistics, then ``weight * x``)."""
-    eps = getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", 1e-6)
+    eps = _eps(norm)
     if x.dtype == torch.float32 and norm.weight.dtype == torch.float32:
         return torch.nn.functional.rms_norm(x, (x.shape[-1],), norm.weight, eps)
     y = torch.nn.functional.rms_norm(x.float(), (x.shape[-1],), eps=eps)
@@ -180,17 +197,33 @@ def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
 class _Layer:
     """One decoder layer's weights, with q/k/v and gate/up projections fused for small models."""
 
-    def __init__(self, layer: Any, fuse: bool) -> None:
+    def __init__(self, layer: Any, fuse: bool, head_dim: int, interleave: bool) -> None:
         attn, mlp = layer.self_attn, layer.mlp
         self.ln1, self.ln2 = layer.input_layernorm, layer.post_attention_layernorm
         self.q_norm, self.k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
         self.o_proj, self.down_proj, self.act = attn.o_proj, mlp.down_proj, mlp.act_fn
         self.fused = fuse
         if fuse:
+            # q and k rows reordered within each head from (x_0..x_{d/2-1}, y_0..y_{d/2-1}) to
+            # (x_0, y_0, x_1, y_1, ...): rotary embedding becomes one complex multiplication, and
+            # q.k is unchanged because both sides are permuted alike (v is left as it is).
+            half = head_dim // 2
+            perm = (torch.stack([torch.arange(half), torch.arange(half) + half], dim=1).flatten()
+                    if interleave else torch.arange(head_dim))
+            dev = attn.q_proj.weight.device
+
+            def rows(m: Any) -> torch.Tensor:
+                idx = (torch.arange(m.out_features // head_dim)[:, None] * head_dim + perm[None]).flatten()
+                return idx.to(dev)
+
+            q_idx, k_idx = rows(attn.q_proj), rows(attn.k_proj)
+            self.w_qkv = torch.cat([attn.q_proj.weight[q_idx], attn.k_proj.weight[k_idx], attn.v_proj.weight]).detach()
             projs = (attn.q_proj, attn.k_proj, attn.v_proj)
-            self.w_qkv = torch.cat([m.weight for m in projs]).detach()
-            self.b_qkv = (torch.cat([m.bias for m in projs]).detach()
+            self.b_qkv = (torch.cat([attn.q_proj.bias[q_idx], attn.k_proj.bias[k_idx], attn.v_proj.bias]).detach()
                           if all(m.bias is not None for m in projs) else None)
+            if self.q_norm is not None:
+                self.q_norm = _Norm(self.q_norm.weight[perm.to(dev)].detach(), _eps(self.q_norm))
+                self.k_norm = _Norm(self.k_norm.weight[perm.to(dev)].detach(), _eps(self.k_norm))
             self.w_gu = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).detach()
             self.b_gu = (torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias]).detach()
                          if mlp.gate_proj.bias is not None else None)
@@ -227,11 +260,13 @@ class _StaticKVDecoder:
         inner = model.model
         fuse = sum(p.numel() for p in model.parameters()) < 1_000_000_000
         self.embed, self.norm = inner.embed_tokens, inner.norm
-        self.layers = [_Layer(layer, fuse) for layer in inner.layers]
         self.rotary, self.lm_head = inner.rotary_emb, model.lm_head
         self.n_heads = cfg.num_attention_heads
         self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
+        # q/k in the interleaved rotary layout (see _Layer); complex float32 only
+        self.interleaved = fuse and model.dtype == torch.float32 and self.head_dim % 2 == 0
+        self.layers = [_Layer(layer, fuse, self.head_dim, self.interleaved) for layer in inner.layers]
         self.groups = self.n_heads // self.n_kv
         self.scale = getattr(inner.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
 
@@ -242,7 +277,18 @@ class _StaticKVDecoder:
         qk, v = y[..., : h + hk, :], y[..., h + hk:, :]
         if layer.q_norm is not None:  # Qwen3: RMSNorm over the head dimension
             qk = torch.cat([_rms_norm(qk[..., :h, :], layer.q_norm), _rms_norm(qk[..., h:, :], layer.k_norm)], -2)
+        if self.interleaved:
+            return _rope_complex(qk, cos), v
         return _rope(qk, cos, sin), v
+
+    def _rotary_tables(self, x: torch.Tensor, cap: int) -> None:
+        """cos/sin ``[cap, d]`` from the model's rotary module, or ``cos + i sin`` ``[cap, d/2]``."""
+        cos_t, sin_t = self.rotary(x, torch.arange(cap, device=x.device)[None])
+        self.cos_t, self.sin_t = cos_t[0], sin_t[0]
+        if self.interleaved:
+            half = self.head_dim // 2
+            self.cos_t = torch.complex(self.cos_t[:, :half].float(), self.sin_t[:, :half].float())
+            self.sin_t = self.cos_t
 
     def prefill(self, ids: torch.Tensor, pad: torch.Tensor, row_src: torch.Tensor, max_new: int) -> torch.Tensor:
         """Encode ``ids [U, L]`` (left-padded by ``pad [U]``); rows take prompt ``row_src [B]``.
@@ -252,8 +298,7 @@ class _StaticKVDecoder:
         h, hk, d = self.n_heads, self.n_kv, self.head_dim
         self.cap = length + max_new
         x = self.embed(ids)
-        cos_t, sin_t = self.rotary(x, torch.arange(self.cap, device=dev)[None])
-        self.cos_t, self.sin_t = cos_t[0], sin_t[0]  # [cap, d]
+        self._rotary_tables(x, self.cap)
         ar = torch.arange(length, device=dev)
         pos = (ar[None, :] - pad[:, None]).clamp(min=0)
         cos, sin = self.cos_t[pos][:, :, None], self.sin_t[pos][:, :, None]  # [U, L, 1, d]

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from rlbound.metrics.passk import pass_at_k_matrix
 from rlbound.metrics.planning import (
+    ESTIMATORS,
     BetaMixture,
     between_variance,
     error_variance,
@@ -96,6 +97,7 @@ def small_sample_pass_at_k(
     ks: ArrayLike,
     prior: BetaMixture | str | None = "eb",
     components: int = 2,
+    estimator: str = "hybrid",
 ) -> SmallSampleEstimate:
     """pass@k per problem for any k, also k > n (Chen et al. 2021 estimator where it is defined).
 
@@ -111,14 +113,20 @@ def small_sample_pass_at_k(
         n, c: shape [P].
         ks: shape [K].
         prior: "eb", "jeffreys" or a ``BetaMixture`` (shape [M]).
+        estimator: "hybrid" (as above) or "bayes" (the posterior mean in every cell: immune to the
+            bias that data-dependent stopping gives the unbiased estimator; see ``next_allocation``).
 
     Returns:
         ``SmallSampleEstimate`` (values and model_based of shape [P, K]).
     """
     n, c = _counts(n, c)
     k = _ks(ks)
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     pr = resolve_prior(prior, n, c, components)
     small = n[:, None] < k[None, :]
+    if estimator == "bayes":
+        small = np.ones_like(small)
     values = np.empty((n.size, k.size))
     for j, kk in enumerate(k):  # unbiased where defined
         big = np.flatnonzero(~small[:, j])
@@ -155,6 +163,7 @@ def adaptive_interval(
     n_boot: int = 2000,
     seed: int = 0,
     components: int = 2,
+    estimator: str = "hybrid",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Mean pass@k over problems with an interval, for problems with unequal n.
 
@@ -170,12 +179,12 @@ def adaptive_interval(
     """
     n, c = _counts(n, c)
     k = _ks(ks)
-    est = small_sample_pass_at_k(n, c, k, prior, components)
+    est = small_sample_pass_at_k(n, c, k, prior, components, estimator)
     if scope == "population":
         return bootstrap_ci(est.values, n_boot=n_boot, level=level, seed=seed)
     if scope != "benchmark":
         raise ValueError(f"scope must be 'population' or 'benchmark', got {scope!r}")
-    e = error_variance(posterior(est.prior, n, c), n, k)
+    e = error_variance(posterior(est.prior, n, c), n, k, estimator)
     half = z_value(level) * np.sqrt(e.sum(axis=0)) / n.size
     mean = est.curve
     return mean, mean - half, mean + half
@@ -208,27 +217,33 @@ class Allocation:
 
 
 def _gains(post: BetaMixture, n: NDArray[np.int64], step: NDArray[np.int64], e: NDArray[np.float64],
-           ks: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+           ks: NDArray[np.int64], cols: NDArray[np.int64], estimator: str) -> NDArray[np.float64]:
     """Predicted drop of each problem's error variance at ks[cols] after ``step`` more samples, [P, len(cols)].
 
-    n >= k: ``e - E_post[Var(est | p, n + step, k)]`` (exact estimator variance, eq. 1 of planning);
-    n < k: the preposterior drop of the posterior variance of pass@k, ``Var_post - E[Var_post']``
-    (Raiffa & Schlaifer 1961), which stays positive across the switch to the unbiased estimator.
+    Unbiased cells (hybrid estimator, n >= k): ``e - E_post[Var(est | p, n + step, k)]`` (exact
+    estimator variance, eq. 1 of planning). Posterior-mean cells (n < k, or the bayes estimator): the
+    preposterior drop ``Var_post - E[Var_post']`` (Raiffa & Schlaifer 1961), which for a hybrid cell
+    about to cross n = k stays a fair (positive) measure of what the samples teach. Pairs whose
+    current error variance is below 1e-4 of the largest at that k are skipped (their gain is smaller).
     """
     P = n.size
     out = np.zeros((P, cols.size))
-    live = np.flatnonzero(step > 0)
-    for jj, j in enumerate(cols):
-        k = int(ks[j])
-        big = live[n[live] >= k]
+    sub_e = e[:, cols]
+    live = (step[:, None] > 0) & (sub_e > 1e-4 * sub_e.max(axis=0, keepdims=True))
+    kk = ks[cols]
+    pre = live & ((n[:, None] < kk[None, :]) if estimator == "hybrid" else np.ones_like(live))
+    for jj, k in enumerate(kk):
+        big = np.flatnonzero(live[:, jj] & ~pre[:, jj])
         if big.size:
             sub = BetaMixture(post.weights[big], post.a[big], post.b[big])
-            out[big, jj] = e[big, j] - expected_estimator_variance(sub, n[big] + step[big], k)
-        small = live[n[live] < k]
-        for s in np.unique(step[small]):
-            rows = small[step[small] == s]
-            sub = BetaMixture(post.weights[rows], post.a[rows], post.b[rows])
-            out[rows, jj] = e[rows, j] - preposterior_pass_var(sub, k, int(s))
+            out[big, jj] = sub_e[big, jj] - expected_estimator_variance(sub, n[big] + step[big], int(k))
+    rows_any = np.flatnonzero(pre.any(axis=1))
+    for s_val in np.unique(step[rows_any]):
+        rows = rows_any[step[rows_any] == s_val]
+        use = np.flatnonzero(pre[rows].any(axis=0))
+        sub = BetaMixture(post.weights[rows], post.a[rows], post.b[rows])
+        drop = sub_e[np.ix_(rows, use)] - preposterior_pass_var(sub, kk[use], int(s_val))
+        out[np.ix_(rows, use)] = np.where(pre[np.ix_(rows, use)], drop, out[np.ix_(rows, use)])
     return np.clip(out, 0.0, None)
 
 
@@ -245,6 +260,7 @@ def next_allocation(
     n_max: int | None = None,
     scope: str = "benchmark",
     level: float = 0.95,
+    estimator: str = "bayes",
     components: int = 2,
 ) -> Allocation:
     """Extra samples per problem for the next round of adaptive sampling (pass@k of Chen et al. 2021
@@ -283,7 +299,7 @@ def next_allocation(
         raise ValueError("need batch >= 1, growth >= 0, budget >= 0")
     pr = resolve_prior(prior, n, c, components)
     post = posterior(pr, n, c)
-    e = error_variance(post, n, k)  # [P, K]
+    e = error_variance(post, n, k, estimator)  # [P, K]
     sb = between_variance([post], k) if scope == "population" else np.zeros(k.size)
     if scope not in ("population", "benchmark"):
         raise ValueError(f"scope must be 'population' or 'benchmark', got {scope!r}")
@@ -299,7 +315,7 @@ def next_allocation(
     if n_max is not None:
         step = np.clip(np.minimum(step, n_max - n), 0, None)
     cols = np.flatnonzero(unmet)
-    gain = _gains(post, n, step, e, k, cols)  # [P, U]
+    gain = _gains(post, n, step, e, k, cols, estimator)  # [P, U]
     excess = total[cols] - allow[cols]
     score = (gain / allow[cols]).sum(axis=1) / np.maximum(step, 1)
     order = np.argsort(-score, kind="stable")
@@ -360,6 +376,7 @@ def run_adaptive(
     growth: float = 0.5,
     scope: str = "benchmark",
     level: float = 0.95,
+    estimator: str = "bayes",
     progress: bool = False,
 ) -> AdaptiveRun:
     """Sample in rounds with ``next_allocation`` until the target is met (pass@k, Chen et al. 2021;
@@ -401,7 +418,8 @@ def run_adaptive(
         if max_samples is not None:
             budget = min(budget, max_samples - total)
         alloc = next_allocation(n, c, k, max(budget, 0), target_halfwidth, prior=fixed, batch=batch,
-                                growth=growth, n_max=n_max, scope=scope, level=level)
+                                growth=growth, n_max=n_max, scope=scope, level=level,
+                                estimator=estimator)
         history.append((total, tuple(float(x) for x in alloc.halfwidth)))
         bar.set_postfix_str(f"max half-width {alloc.halfwidth.max():.4f}")
         if alloc.done or int(alloc.extra.sum()) == 0:

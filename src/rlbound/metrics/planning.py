@@ -286,33 +286,45 @@ def expected_estimator_variance(mix: BetaMixture, n: ArrayLike, k: int) -> NDArr
     return out[0:1].reshape(()) if single else out
 
 
-def preposterior_pass_var(mix: BetaMixture, k: int, extra: int) -> NDArray[np.float64]:
+def preposterior_pass_var(mix: BetaMixture, ks: ArrayLike, extra: int) -> NDArray[np.float64]:
     """Expected posterior variance of pass@k after ``extra`` more samples (preposterior analysis,
-    Raiffa & Schlaifer 1961): ``Var_post - Var_{c'}(E_post'[(1-p)^k])``, c' ~ the posterior predictive.
+    Raiffa & Schlaifer 1961): ``Var_post - Var_{c'}(E_post'[(1-p)^k])``, c' ~ the posterior predictive
+    (a beta-binomial mixture). The pmf over c' = 0..extra is built by its ratio recurrence in log space
+    (one lgamma per component), so the cost is O(P M K extra) exp/log, no lgamma per c'.
 
     Args:
         mix: shape [P, M] posteriors.
-        k: the k of pass@k (Chen et al. 2021).
+        ks: shape [K], the k of pass@k (Chen et al. 2021).
         extra: additional samples (>= 0).
 
     Returns:
-        shape [P].
+        shape [P, K].
     """
-    var_now = posterior_pass_var(mix, [k])[:, 0]
+    ks = np.asarray(ks, dtype=np.float64).reshape(-1)
+    var_now = posterior_pass_var(mix, ks)
     if extra <= 0:
         return var_now
-    cp = np.arange(extra + 1, dtype=np.float64)  # c'
-    a, b, w = mix.a[..., None], mix.b[..., None], mix.weights[..., None]  # [P, M, 1]
-    lb0 = _lbeta(a, b)
-    log_pred = _lchoose(extra, cp) + _lbeta(a + cp, b + extra - cp) - lb0  # [P, M, C']
-    log_num = _lchoose(extra, cp) + _lbeta(a + cp, b + extra - cp + k) - lb0
-    pred = (w * np.exp(log_pred)).sum(axis=1)  # [P, C']  P(c')
-    num = (w * np.exp(log_num)).sum(axis=1)  # [P, C']  P(c') E'[(1-p)^k]
+    a, b, w = mix.a, mix.b, mix.weights  # [P, M]
+    pred = (w[..., None] * np.exp(_bb_logpmf(a, b, extra))).sum(axis=1)  # [P, C']  P(c')
+    ak, bk = a[..., None], b[..., None] + ks  # [P, M, K]
+    mom = np.exp(lgamma(bk) - lgamma(b[..., None]) - lgamma(ak + bk) + lgamma(a + b)[..., None])  # E_m[(1-p)^k]
+    # P(c') E'[(1-p)^k | c'] = sum_m w_m E_m[(1-p)^k] BB(c'; a_m, b_m + k)
+    num = ((w[..., None] * mom)[..., None] * np.exp(_bb_logpmf(ak, bk, extra))).sum(axis=1)  # [P, K, C']
     with np.errstate(invalid="ignore", divide="ignore"):
-        cond = np.where(pred > 0, num / pred, 0.0)
-    mean_now = num.sum(axis=1)
-    between = (pred * cond * cond).sum(axis=1) - mean_now * mean_now
+        cond = np.where(pred[:, None, :] > 0, num / pred[:, None, :], 0.0)  # E'[(1-p)^k | c']
+    mean_now = num.sum(axis=-1)
+    between = (pred[:, None, :] * cond * cond).sum(axis=-1) - mean_now * mean_now
     return np.clip(var_now - np.clip(between, 0.0, None), 0.0, None)
+
+
+def _bb_logpmf(a: NDArray[np.float64], b: NDArray[np.float64], m: int) -> NDArray[np.float64]:
+    """Beta-binomial log pmf of c' = 0..m for each (a, b), shape [*a.shape, m+1] (Skellam 1948):
+    one lgamma at c' = 0, then the ratio ``(a+c')(m-c') / ((c'+1)(b+m-c'-1))`` accumulated in log space."""
+    a, b = a[..., None], b[..., None]
+    start = lgamma(b + m) - lgamma(b) - lgamma(a + b + m) + lgamma(a + b)
+    cp = np.arange(m, dtype=np.float64)
+    steps = np.log((a + cp) * (m - cp)) - np.log((cp + 1.0) * (b + m - cp - 1.0))
+    return np.concatenate([start, start + np.cumsum(steps, axis=-1)], axis=-1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -408,13 +420,22 @@ def fit_beta_mixture(n: ArrayLike, c: ArrayLike, components: int = 2, iters: int
     mult = mult.astype(np.float64)
     M = components
     # start: split problems into M groups by observed rate
+    # starts: hard splits of the problems by observed rate (at quantiles, and at cut points evenly
+    # spaced in logit), then seeded random responsibilities; the best final likelihood wins
     rate = (c_u + 0.5) / (n_u + 1.0)
+    logit = np.log(rate / (1.0 - rate))
     order = np.argsort(rate, kind="stable")
     cum = np.cumsum(mult[order]) / mult.sum()
-    group = np.minimum((cum * M - 1e-9).astype(int), M - 1)
-    split = np.zeros((len(n_u), M))
-    split[order, group] = 1.0
-    starts = [0.98 * split + 0.02 / M]
+    groups = [np.empty(len(n_u), dtype=int) for _ in range(2)]
+    groups[0][order] = np.minimum((cum * M - 1e-9).astype(int), M - 1)
+    span = logit.max() - logit.min()
+    groups[1] = np.minimum(((logit - logit.min()) / (span if span > 0 else 1.0) * M - 1e-9).astype(int), M - 1)
+    groups[1] = np.clip(groups[1], 0, M - 1)
+    starts = []
+    for g in groups:
+        split = np.zeros((len(n_u), M))
+        split[np.arange(len(n_u)), g] = 1.0
+        starts.append(0.98 * split + 0.02 / M)
     rng = np.random.default_rng(0)  # fixed: the fit is a deterministic function of (n, c)
     starts += [rng.dirichlet(np.ones(M), size=len(n_u)) for _ in range(restarts if M > 1 else 0)]
     step = 0.125
@@ -469,23 +490,29 @@ def resolve_prior(prior: BetaMixture | str | None, n: ArrayLike, c: ArrayLike, c
 # error variance of each problem's estimate, and the predicted half-width
 
 
-def error_variance(post: BetaMixture, n: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
+ESTIMATORS = ("hybrid", "bayes")
+
+
+def error_variance(post: BetaMixture, n: ArrayLike, ks: ArrayLike, estimator: str = "hybrid") -> NDArray[np.float64]:
     """Estimated error variance of each problem's pass@k estimate at its current n, shape [P, K].
 
-    Where n >= k the estimate is the unbiased one (Chen et al. 2021) and its error variance is
-    ``E_post[Var(est | p, n, k)]`` (eq. 1); where n < k it is the posterior mean (the small-sample
-    estimator of ``rlbound.metrics.adaptive``) and its error is the posterior variance of pass@k.
+    ``estimator="hybrid"``: where n >= k the estimate is the unbiased one (Chen et al. 2021) and its
+    error variance is ``E_post[Var(est | p, n, k)]`` (eq. 1); where n < k it is the posterior mean
+    (the small-sample estimator of ``rlbound.metrics.adaptive``) and its error is the posterior
+    variance of pass@k. ``estimator="bayes"``: the posterior mean everywhere, error = posterior variance.
     """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     ks = np.asarray(ks, dtype=np.int64).reshape(-1)
     n = np.asarray(n, dtype=np.int64).reshape(-1)
     P = post.weights.shape[0]
     if n.size == 1:
         n = np.full(P, int(n[0]))
-    out = np.empty((P, ks.size))
-    pvar = posterior_pass_var(post, ks)
+    out = posterior_pass_var(post, ks)
+    if estimator == "bayes":
+        return out
     for j, k in enumerate(ks):
         big = n >= k
-        out[:, j] = pvar[:, j]
         if big.any():
             sub = BetaMixture(post.weights[big], post.a[big], post.b[big])
             out[big, j] = expected_estimator_variance(sub, n[big], int(k))

@@ -95,7 +95,9 @@ class TokenBatch:
     Shapes: ``input_ids`` [B, P + T]: prompt left-padded to width P, response right-padded to T.
     ``attention_mask`` / ``position_ids`` [B, P + T]: None when no prompt is padded (the causal mask
     alone is then exact: right padding never influences earlier positions). ``response_mask``
-    [B, T] bool: True on response tokens (EOS included).
+    [B, T] bool: True on response tokens (EOS included). ``prompt_index`` [B] long: rows with the
+    same value have the same prompt (the n responses of a group), so the prompt can be encoded once
+    and its keys/values shared (``response_logprobs``).
     """
 
     input_ids: torch.Tensor
@@ -103,6 +105,7 @@ class TokenBatch:
     position_ids: torch.Tensor | None
     response_mask: torch.Tensor
     prompt_width: int
+    prompt_index: torch.Tensor | None = None
 
     @property
     def width(self) -> int:
@@ -116,7 +119,8 @@ class TokenBatch:
         cut = self.prompt_width + t
         am = None if self.attention_mask is None else self.attention_mask[idx, :cut]
         pos = None if self.position_ids is None else self.position_ids[idx, :cut]
-        return TokenBatch(self.input_ids[idx, :cut], am, pos, m[:, :t], self.prompt_width)
+        pi = None if self.prompt_index is None else self.prompt_index[idx]
+        return TokenBatch(self.input_ids[idx, :cut], am, pos, m[:, :t], self.prompt_width, pi)
 
 
 def pack(prompt_ids: Sequence[Sequence[int]], resp_ids: Sequence[Sequence[int]], pad_id: int,
@@ -130,21 +134,26 @@ def pack(prompt_ids: Sequence[Sequence[int]], resp_ids: Sequence[Sequence[int]],
     ids = torch.full((b, p + t), int(pad_id), dtype=torch.long)
     attn = torch.zeros((b, p + t), dtype=torch.long)
     rmask = torch.zeros((b, t), dtype=torch.bool)
+    index: dict[tuple[int, ...], int] = {}
     for i, (pi, ri) in enumerate(zip(prompt_ids, resp_ids)):
         ids[i, p - len(pi):p] = torch.tensor(list(pi), dtype=torch.long)
         ids[i, p:p + len(ri)] = torch.tensor(list(ri), dtype=torch.long)
         attn[i, p - len(pi):p + len(ri)] = 1
         rmask[i, :len(ri)] = True
+        index.setdefault(tuple(pi), len(index))
+    pidx = torch.tensor([index[tuple(x)] for x in prompt_ids], dtype=torch.long, device=device)
     left_padded = any(len(x) < p for x in prompt_ids)
     if left_padded:
         pos = (attn.cumsum(1) - 1).clamp(min=0)
-        return TokenBatch(ids.to(device), attn.to(device), pos.to(device), rmask.to(device), p)
-    return TokenBatch(ids.to(device), None, None, rmask.to(device), p)
+        return TokenBatch(ids.to(device), attn.to(device), pos.to(device), rmask.to(device), p, pidx)
+    return TokenBatch(ids.to(device), None, None, rmask.to(device), p, pidx)
 
 
 def _forward_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
     """Logits ``[B, T, V]`` at columns ``P - 1 .. P + T - 2`` (each predicts the next column)."""
     t = batch.width
+    if _can_share_prompts(model, batch):
+        return _shared_prompt_logits(model, batch)
     kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "use_cache": False}
     if batch.attention_mask is not None:
         kwargs["attention_mask"] = batch.attention_mask
@@ -154,6 +163,44 @@ def _forward_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
     except TypeError:  # a model without logits_to_keep
         logits = model(**kwargs).logits[:, -(t + 1):]
     return logits[:, :t]
+
+
+def _can_share_prompts(model: Any, batch: TokenBatch) -> bool:
+    """Shared prompt encoding needs unpadded prompts, repeated prompts and a Llama-family cache."""
+    if batch.prompt_index is None or batch.attention_mask is not None or batch.width < 1:
+        return False
+    if int(batch.prompt_index.unique().numel()) * 2 > batch.input_ids.shape[0]:
+        return False  # too little repetition to pay for two passes
+    return getattr(model.config, "model_type", None) in {"llama", "qwen2", "qwen3", "mistral"}
+
+
+def _shared_prompt_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
+    """``_forward_logits`` with each distinct prompt encoded once.
+
+    Pass 1 encodes the U distinct prompts ``[U, P]`` (keys/values cached, only the last position's
+    logits kept); the cache is gathered to the B rows (``index_select``, differentiable) and pass 2
+    runs the responses ``[B, T - 1]`` (the last token predicts nothing) at positions ``P .. P+T-2``
+    over it. Gradients flow through the gathered cache into pass 1, so values and gradients equal
+    the unshared forward's (to float rounding); the prompt work drops from B to U sequences.
+    """
+    from transformers import DynamicCache
+
+    p, t = batch.prompt_width, batch.width
+    b = batch.input_ids.shape[0]
+    uniq, inv = torch.unique(batch.prompt_index, return_inverse=True)
+    rows = torch.arange(b, device=inv.device)
+    first = torch.full((uniq.numel(),), b, dtype=torch.long, device=inv.device).scatter_reduce(0, inv, rows, "amin")
+    cache = DynamicCache(config=model.config)
+    out = model(input_ids=batch.input_ids[first, :p], past_key_values=cache, use_cache=True, logits_to_keep=1)
+    head = out.logits[inv]  # [B, 1, V]: predicts the first response token
+    if t == 1:
+        return head
+    cache = out.past_key_values
+    cache.batch_select_indices(inv)
+    pos = torch.arange(p, p + t - 1, device=inv.device)
+    tail = model(input_ids=batch.input_ids[:, p:p + t - 1], past_key_values=cache, use_cache=True,
+                 position_ids=pos[None].expand(b, -1), cache_position=pos).logits
+    return torch.cat([head, tail], dim=1)
 
 
 def response_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0, with_entropy: bool = False,

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -289,7 +290,7 @@ def fingerprint(cfg: PretrainConfig, steps: int = FINGERPRINT_STEPS) -> dict[str
 
 
 def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, resume: bool = True,
-             progress: bool = True, stop_after: int | None = None) -> Path:
+             progress: bool = True, stop_after: int | None = None, threads: int | None = None) -> Path:
     """Pretrain a sandbox model and save it with ``save_pretrained`` into ``out_dir``; returns ``out_dir``.
 
     ``preset_or_config`` is a preset name (``rlbound.sandbox.presets``) or a ``PretrainConfig``.
@@ -299,9 +300,12 @@ def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, res
     last, ``sandbox_model.json`` (the recipe, parameter counts, timings, fingerprint), then
     removes the checkpoint. ``stop_after`` (for tests) stops after that many steps with only a
     checkpoint written. Shows a tqdm bar with loss, tokens/s and ETA when ``progress``.
+
+    ``threads``: torch intra-op threads for the run (restored afterwards); None picks
+    ``auto_threads()``. Thread count does not enter the recipe, but bit-identical resumption is
+    only promised at an unchanged thread count.
     """
     import torch
-    from tqdm import tqdm
 
     from rlbound.sandbox.presets import get_preset
 
@@ -317,9 +321,37 @@ def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, res
             raise InputError("output folder holds a finished model of a different recipe", path=str(out))
         return out
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp"):
-        if stale.is_file():
+    for stale in out.glob(".*.tmp"):  # left by a killed run: never renamed into place
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
             stale.unlink()
+
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or auto_threads())
+    try:
+        return _run(cfg, out, state, progress, stop_after)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def auto_threads() -> int:
+    """Intra-op threads for a CPU run: the cores not already busy (1-minute load average), at least 1.
+
+    On a shared 2-core machine two OpenMP threads that keep losing their core to other processes
+    ran 3-7x slower than one thread (measured, docs/LOG.md), so a busy machine gets one thread.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without load average
+        busy = 0.0
+    return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def _run(cfg: PretrainConfig, out: Path, state: str, progress: bool, stop_after: int | None) -> Path:
+    import torch
+    from tqdm import tqdm
 
     tok, model, opt, source = _setup(cfg)
     step, elapsed, tokens, loss_tokens = 0, 0.0, 0, 0
@@ -384,6 +416,7 @@ def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, res
         "steps": step, "tokens_processed": tokens, "loss_tokens": loss_tokens, "train_seconds": round(elapsed, 2),
         "tokens_per_s": round(tokens / max(elapsed, 1e-9), 1), "final_loss_ema": ema,
         "fingerprint": {"steps": FINGERPRINT_STEPS, "losses": fp_losses, "weights_sha256": fp_sha},
+        "wall_seconds_last_session": round(time.perf_counter() - t_session, 2),
     }, history)
     return out
 
@@ -396,10 +429,9 @@ def _finalize(cfg: PretrainConfig, out: Path, tok: Any, model: Any, stats: dict[
 
     import rlbound
 
-    tmp = out / f".final.{os.getpid()}.tmpdir"
+    tmp = out / f".final.{os.getpid()}.tmp"
     if tmp.exists():
-        for f in tmp.iterdir():
-            f.unlink()
+        shutil.rmtree(tmp)
     tmp.mkdir()
     model.save_pretrained(str(tmp), safe_serialization=True)
     tok.save_pretrained(str(tmp))

