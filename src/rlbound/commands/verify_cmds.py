@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--verifier", default=None, help="override the verifier named by each problem")
     v.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     v.add_argument("--timeout", type=float, default=5.0, help="wall-clock seconds per item (default 5)")
+    v.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
+                   help=f"verdicts per stored chunk; a kill loses at most one chunk (default {CHUNK_ROWS})")
     v.set_defaults(func=cmd_verify)
 
     g = sub.add_parser("grade", help="grade rows of {problem_id, reference, response} from a JSONL file",
@@ -76,7 +78,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for (pid, idx), verdict in verify_items(name, items, workers=args.workers, timeout_s=args.timeout):
             buf.append((pid, idx, verdict))
             counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
-            if len(buf) >= CHUNK_ROWS or time.time() - last > CHUNK_SECONDS:
+            if len(buf) >= args.chunk_rows or time.time() - last > CHUNK_SECONDS:
                 store.add_verdicts(buf)
                 buf, last = [], time.time()
         if buf:

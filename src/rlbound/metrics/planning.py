@@ -383,22 +383,77 @@ def _em(n_u, c_u, mult, resp, cands, iters, tables=None):
 
 
 def _mixture_loglik(a, b, pi, n_u, c_u, mult) -> float:
-    t = _bb_loglik(a, b, n_u, c_u) + np.log(pi)[:, None]  # [M, U]
+    """Beta-binomial mixture log likelihood (without C(n, c)) of unique (n, c) pairs with multiplicities."""
+    a, b = np.asarray(a, dtype=np.float64)[:, None], np.asarray(b, dtype=np.float64)[:, None]
+    t = (lgamma(a + c_u) - lgamma(a) + lgamma(b + n_u - c_u) - lgamma(b) - lgamma(a + b + n_u) + lgamma(a + b)
+         + np.log(np.clip(pi, 1e-300, None))[:, None])  # [M, U]
     mx = t.max(axis=0)
     return float((mult * (mx + np.log(np.exp(t - mx).sum(axis=0)))).sum())
 
 
-def fit_beta_mixture(n: ArrayLike, c: ArrayLike, components: int = 2, iters: int = 300,
-                     restarts: int = 4) -> BetaMixture:
+def _nelder_mead(f, x0: NDArray[np.float64], step: float = 0.3, iters: int = 3000,
+                 tol: float = 1e-10) -> tuple[NDArray[np.float64], float]:
+    """Minimise f from x0 by the simplex method of Nelder & Mead (1965); returns (x, f(x))."""
+    d = x0.size
+    pts = np.vstack([x0] + [x0 + step * np.eye(d)[i] for i in range(d)])
+    vals = np.array([f(x) for x in pts])
+    for _ in range(iters):
+        o = np.argsort(vals)
+        pts, vals = pts[o], vals[o]
+        if vals[-1] - vals[0] <= tol * (1.0 + abs(vals[0])) and np.abs(pts[1:] - pts[0]).max() < 1e-6:
+            break
+        cen = pts[:-1].mean(axis=0)
+        xr = 2 * cen - pts[-1]
+        fr = f(xr)
+        if fr < vals[0]:
+            xe = 3 * cen - 2 * pts[-1]
+            fe = f(xe)
+            pts[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
+        elif fr < vals[-2]:
+            pts[-1], vals[-1] = xr, fr
+        else:
+            xc = cen + 0.5 * ((pts[-1] if fr >= vals[-1] else xr) - cen)
+            fc = f(xc)
+            if fc < min(fr, vals[-1]):
+                pts[-1], vals[-1] = xc, fc
+            else:  # shrink towards the best point
+                pts[1:] = pts[0] + 0.5 * (pts[1:] - pts[0])
+                vals[1:] = [f(x) for x in pts[1:]]
+    o = int(np.argmin(vals))
+    return pts[o], float(vals[o])
+
+
+def _polish(a, b, pi, n_u, c_u, mult):
+    """Nelder-Mead on all parameters (log a, log b, weight logits), a and b kept in [0.01, 1000]."""
+    M = a.size
+    lo, hi = math.log(_A_MIN), math.log(_A_MAX)
+
+    def unpack(x):
+        la, lb = np.clip(x[:M], lo, hi), np.clip(x[M:2 * M], lo, hi)
+        zz = np.concatenate([[0.0], x[2 * M:]])
+        w = np.exp(zz - zz.max())
+        return np.exp(la), np.exp(lb), w / w.sum()
+
+    pi = np.clip(pi, 1e-9, None)
+    x0 = np.concatenate([np.log(a), np.log(b), np.log(pi[1:] / pi[0])])
+    x, _ = _nelder_mead(lambda x: -_mixture_loglik(*unpack(x), n_u, c_u, mult), x0)
+    return unpack(x)
+
+
+_SPLITS = {2: [(0.02,), (0.05,), (0.1,), (0.2,), (0.35,), (0.5,), (0.7,), (0.9,)],
+           3: [(0.02, 0.3), (0.05, 0.5), (0.1, 0.7), (0.05, 0.9), (0.2, 0.8), (0.3, 0.95)]}
+
+
+def fit_beta_mixture(n: ArrayLike, c: ArrayLike, components: int = 2, iters: int = 300) -> BetaMixture:
     """Empirical-Bayes prior: a Beta mixture fitted to all problems by maximum marginal likelihood.
 
     Each problem's count is c ~ Binomial(n, p) with p drawn from the mixture, so c is a beta-binomial
-    mixture; the parameters maximise its likelihood over all problems (Robbins 1956; Efron 2010,
-    "Large-Scale Inference", ch. 1; Skellam 1948 for the beta-binomial). Fitted by EM whose M-step
-    searches a log-spaced grid of (a, b) in [0.01, 1000]^2 (41 x 41, factor 1.33) from ``1 + restarts``
-    starts (a split of the problems by observed rate, and seeded random responsibilities), keeps the
-    start of highest likelihood, then refines each component on finer local grids (down to a factor
-    of about 1.01). Deterministic in (n, c).
+    mixture (Skellam 1948); the parameters maximise its likelihood over all problems (Robbins 1956;
+    Efron 2010, "Large-Scale Inference", ch. 1). The likelihood has several local maxima, so: hard
+    splits of the problems by observed rate c/n (at the rate thresholds of ``_SPLITS``, at equal-count
+    quantiles, and evenly in logit) start an EM whose M-step searches a log-spaced grid of (a, b) in
+    [0.01, 1000]^2 (41 x 41); the two best results are polished by Nelder-Mead (1965) on all
+    parameters, and the most likely is kept. Deterministic in (n, c); a, b stay in [0.01, 1000].
 
     Args:
         n, c: shape [P], samples and correct samples per problem (n may differ between problems).
@@ -419,47 +474,40 @@ def fit_beta_mixture(n: ArrayLike, c: ArrayLike, components: int = 2, iters: int
     n_u, c_u = pairs[:, 0].astype(np.float64), pairs[:, 1].astype(np.float64)
     mult = mult.astype(np.float64)
     M = components
-    # start: split problems into M groups by observed rate
-    # starts: hard splits of the problems by observed rate (at quantiles, and at cut points evenly
-    # spaced in logit), then seeded random responsibilities; the best final likelihood wins
+    U = n_u.size
     rate = (c_u + 0.5) / (n_u + 1.0)
-    logit = np.log(rate / (1.0 - rate))
-    order = np.argsort(rate, kind="stable")
-    cum = np.cumsum(mult[order]) / mult.sum()
-    groups = [np.empty(len(n_u), dtype=int) for _ in range(2)]
-    groups[0][order] = np.minimum((cum * M - 1e-9).astype(int), M - 1)
-    span = logit.max() - logit.min()
-    groups[1] = np.minimum(((logit - logit.min()) / (span if span > 0 else 1.0) * M - 1e-9).astype(int), M - 1)
-    groups[1] = np.clip(groups[1], 0, M - 1)
-    starts = []
-    for g in groups:
-        split = np.zeros((len(n_u), M))
-        split[np.arange(len(n_u)), g] = 1.0
-        starts.append(0.98 * split + 0.02 / M)
-    rng = np.random.default_rng(0)  # fixed: the fit is a deterministic function of (n, c)
-    starts += [rng.dirichlet(np.ones(M), size=len(n_u)) for _ in range(restarts if M > 1 else 0)]
+    groups: list[NDArray[np.int64]] = [np.zeros(U, dtype=np.int64)]
+    if M > 1:
+        order = np.argsort(rate, kind="stable")
+        cum = np.cumsum(mult[order]) / mult.sum()
+        g = np.empty(U, dtype=np.int64)
+        g[order] = np.minimum((cum * M - 1e-9).astype(np.int64), M - 1)
+        groups = [g]
+        logit = np.log(rate / (1.0 - rate))
+        span = max(float(logit.max() - logit.min()), 1e-9)
+        groups.append(np.clip(((logit - logit.min()) / span * M - 1e-9).astype(np.int64), 0, M - 1))
+        for cuts in _SPLITS.get(M, []):
+            groups.append(np.searchsorted(np.asarray(cuts), rate, side="right").astype(np.int64))
     step = 0.125
     logs = np.arange(math.log10(_A_MIN), math.log10(_A_MAX) + 1e-9, step)
     ga, gb = np.meshgrid(10.0 ** logs, 10.0 ** logs, indexing="ij")
     grid = (ga.ravel(), gb.ravel())
-    best = None
     table = _bb_loglik(grid[0], grid[1], n_u, c_u)
-    for resp in starts:  # keep the start with the highest marginal likelihood
-        a, b, pi, resp = _em(n_u, c_u, mult, resp, [grid] * M, iters, [table] * M)
+    found: dict[tuple, tuple[float, NDArray, NDArray, NDArray]] = {}
+    for g in groups:
+        resp = np.full((U, M), 0.02 / M)
+        resp[np.arange(U), g] += 0.98
+        a, b, pi, _ = _em(n_u, c_u, mult, resp, [grid] * M, iters, [table] * M)
+        key = tuple(np.round(np.concatenate([a, b, pi]), 6))
+        if key not in found:
+            found[key] = (_mixture_loglik(a, b, pi, n_u, c_u, mult), a, b, pi)
+    best = None
+    for _, a, b, pi in sorted(found.values(), key=lambda t: -t[0])[:2]:
+        a, b, pi = _polish(a, b, pi, n_u, c_u, mult)
         ll = _mixture_loglik(a, b, pi, n_u, c_u, mult)
-        if best is None or ll > best[0] + 1e-9:
-            best = (ll, a, b, pi, resp)
-    _, a, b, pi, resp = best
-    for _ in range(3):  # local refinement: +-1 current step, 9 points per axis
-        cands = []
-        offs = np.linspace(-step, step, 9)
-        for m in range(M):
-            la = np.clip(math.log10(a[m]) + offs, math.log10(_A_MIN), math.log10(_A_MAX))
-            lb = np.clip(math.log10(b[m]) + offs, math.log10(_A_MIN), math.log10(_A_MAX))
-            ca, cb = np.meshgrid(10.0 ** la, 10.0 ** lb, indexing="ij")
-            cands.append((ca.ravel(), cb.ravel()))
-        a, b, pi, resp = _em(n_u, c_u, mult, resp, cands, iters)
-        step /= 4
+        if best is None or ll > best[0]:
+            best = (ll, a, b, pi)
+    _, a, b, pi = best
     order = np.argsort(a / (a + b))
     return BetaMixture(pi[order], a[order], b[order],
                        source=f"empirical Bayes: {M}-component Beta mixture fitted to {int(mult.sum())} problems")

@@ -324,7 +324,7 @@ def _rl_build_root(root, RO, call):
 def _rl_setup(A, RO, call):
     mode = A["mode"]; has_peer = "peer" in A
     lim = [int(x) for x in A["limits"].split(",")]  # cpu, as, nproc, fsize, nofile
-    P = _rl_keep_only({n: int(A[n]) for n in ("rep", "ctl", "src", "sec", "peer") if n in A})
+    P = _rl_keep_only({n: int(A[n]) for n in ("rep", "ctl", "src", "sec", "peer", "procfd") if n in A})
     ctl = P["ctl"]
     def fail(msg):
         try:
@@ -359,6 +359,20 @@ def _rl_setup(A, RO, call):
             chunks.append(b); off += len(b)
         src = b"".join(chunks)
         del chunks
+        uid = (u2 if is_peer else u1) if mode != "plain" else None
+        if mode == "userns":
+            # A nested user namespace in which we become `uid` (mapped to our root): after setresuid
+            # no capability is left, so nothing set up here (mounts, chroot) can be undone.
+            call("unshare", 0x10000000)  # CLONE_NEWUSER
+            for name, text in (("setgroups", "deny"), ("uid_map", "%d 0 1" % uid), ("gid_map", "%d 0 1" % uid)):
+                if "procfd" in P:
+                    f = os.open("self/" + name, os.O_WRONLY, dir_fd=P["procfd"])
+                else:
+                    f = os.open("/proc/self/" + name, os.O_WRONLY)
+                try:
+                    os.write(f, text.encode())
+                finally:
+                    os.close(f)
         if is_peer:
             # The peer never holds the secret, the report channel, the control pipe or main's code.
             null = os.open("/dev/null", os.O_RDWR)
@@ -366,7 +380,7 @@ def _rl_setup(A, RO, call):
             if null > 2:
                 os.close(null)
             _rl_layout({3: rp, 4: wm})
-            home = "/peer"; uid = u2 if mode != "plain" else None
+            home = "/peer"
         else:
             final = {4: P["rep"], 9: ctl}
             if "sec" in P:
@@ -375,17 +389,12 @@ def _rl_setup(A, RO, call):
                 final[5] = rm; final[6] = wp
             _rl_layout(final)
             ctl = 9
-            home = "/sandbox"; uid = u1 if mode != "plain" else None
+            home = "/sandbox"
         if mode == "plain":
             home = A["work"] + ("/peer" if is_peer else "")
             os.makedirs(home, exist_ok=True)
             os.chdir(home)
         else:
-            if mode == "userns":
-                call("unshare", 0x10000000)  # CLONE_NEWUSER: nested namespace, no capabilities after setuid
-                for name, text in (("setgroups", "deny"), ("uid_map", "%d 0 1" % uid), ("gid_map", "%d 0 1" % uid)):
-                    with open("/proc/self/" + name, "w") as f:
-                        f.write(text)
             os.chdir(root)
             os.chroot(".")
             os.chdir(home)
@@ -493,9 +502,12 @@ def _rl_child(A, RO, fdmap, call):
         A["prebuilt"] = "1"
         if _rl_root[0] is not None:
             A["root"] = _rl_root[0]
+        if _rl_procfd[0] is not None:
+            A["procfd"] = str(_rl_procfd[0])
     _rl_run(_rl_setup(A, RO, call))
 _rl_own_pidns = []
 _rl_root = [None]
+_rl_procfd = [None]
 def _rl_prepare(A, call):
     if A["mode"] != "plain":
         # CLONE_NEWPID: the next child is pid 1 of a new pid namespace. unshare() refuses a second
@@ -512,6 +524,8 @@ def _rl_zygote():
         call("unshare", 0x00020000 | 0x04000000 | 0x08000000 | 0x40000000)
         call("mount", None, b"/", None, 16384 | (1 << 18), None)  # MS_REC | MS_PRIVATE
         _rl_own_pidns.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+        if sys.argv[4] == "userns":  # children write their uid maps through it (no /proc in the root)
+            _rl_procfd[0] = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
         _rl_build_root(sys.argv[5], sys.argv[6:], call)
         # Move into the prepared root and drop the host's mounts from our namespace (pivot_root),
         # so that each child copies a dozen mounts instead of the host's whole table.
