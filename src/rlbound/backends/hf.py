@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlbound.backends.base import Completion, SamplingParams, check_seeds
+from rlbound.backends.base import Completion, SamplingParams, check_seeds, encode_prompt
 from rlbound.errors import InputError
 
 
@@ -490,9 +490,7 @@ class HFBackend:
 
     def encode_prompt(self, prompt: str) -> list[int]:
         """Token ids of a prompt: special tokens added (BOS) unless the text already starts with BOS."""
-        bos = self.tokenizer.bos_token
-        add = not (bos and prompt.startswith(bos))
-        return list(self.tokenizer(prompt, add_special_tokens=add)["input_ids"])
+        return encode_prompt(self.tokenizer, prompt)
 
     def _decoder(self) -> Any:
         return _StaticKVDecoder(self.lm) if self.fast else _HFCacheDecoder(self.lm)

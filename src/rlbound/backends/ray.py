@@ -64,10 +64,17 @@ class _Replica:
     def __init__(self, backend: str, model: str, options: Any) -> None:
         from rlbound.backends.base import get_backend
 
-        self.backend = get_backend(backend, model, options)
+        # Errors are kept and reported by ready(): a Ray ActorDiedError would lose the InputError.
+        self.error: tuple[Any, ...] | None = None
+        try:
+            self.backend = get_backend(backend, model, options)
+        except InputError as e:
+            self.error = ("input", e.message, e.path, e.line, e.field)
+        except Exception as e:  # noqa: BLE001
+            self.error = ("other", f"{type(e).__name__}: {e}")
 
-    def ready(self) -> bool:
-        return True
+    def ready(self) -> tuple[Any, ...] | None:
+        return self.error
 
     def generate(self, prompts: list[str], params: SamplingParams, seeds: list[list[int]]) -> list[list[Completion]]:
         return self.backend.generate(prompts, params, seeds)
@@ -129,14 +136,16 @@ class RayBackend:
         actor_cls = ray.remote(_Replica).options(num_cpus=o.cpus_per_replica, num_gpus=o.gpus_per_replica)
         self.actors = [actor_cls.remote(o.backend, model, inner) for _ in range(n)]
         try:
-            ray.get([a.ready.remote() for a in self.actors])
-        except Exception as e:  # noqa: BLE001 - actor construction failed (bad model path, no GPU, ...)
+            errors = [e for e in ray.get([a.ready.remote() for a in self.actors]) if e is not None]
+        except Exception as e:  # noqa: BLE001 - the actor process itself died
             self.close()
-            err = _unwrap(ray, e)
-            if isinstance(err, InputError):
-                raise err from None
-            raise InputError(f"a {o.backend} replica failed to start: {type(err).__name__}: {err}",
-                             field="backend") from None
+            raise InputError(f"a {o.backend} replica failed to start: {type(e).__name__}", field="backend") from None
+        if errors:  # construction failed (bad model path, no GPU, ...): same one-line error as locally
+            self.close()
+            err = errors[0]
+            if err[0] == "input":
+                raise InputError(err[1], path=err[2], line=err[3], field=err[4])
+            raise InputError(f"a {o.backend} replica failed to start: {err[1]}", field="backend")
         self.tokenizer = self._driver_tokenizer()
 
     def _auto_replicas(self) -> int:

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="prior of per-problem success rates: eb (Beta mixture fitted to the run, default) "
                    "or jeffreys Beta(1/2,1/2)")
     p.add_argument("--max-n", type=int, default=1 << 17, metavar="N", help="largest n searched (default 131072)")
+    p.add_argument("--boot", type=int, default=20, metavar="B",
+                   help="repeat the plan on B pilots resampled over problems and show the 10-90%% range of n "
+                   "(default 20; 0 to skip). Matters most for k above the pilot's n")
+    p.add_argument("--seed", type=int, default=0, help="seed of --boot")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_plan)
 
@@ -92,6 +96,13 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+def _fmt_range(r: tuple[int | None, int | None] | None) -> str:
+    if r is None:
+        return ""
+    lo, hi = ("-" if x is None else f"{x:,}" for x in r)
+    return f"{lo}-{hi}" if lo != hi else lo
+
+
 def _fmt_count(x: float) -> str:
     return f"{x:,.0f}" if x < 1e7 else f"{x:.3g}"
 
@@ -113,7 +124,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         ids, counts = runs[0]["ids"], [(runs[0]["n"], runs[0]["c"])]
     try:
         plan = plan_sample_size(counts, args.k, args.ci, prior=args.prior, scope=args.scope, level=args.level,
-                                n_max=args.max_n)
+                                n_max=args.max_n, n_boot=max(0, args.boot), seed=args.seed)
     except ValueError as e:
         raise InputError(str(e)) from None
 
@@ -162,15 +173,19 @@ def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: ar
     n_text = f"n={plan.n_pilot}" if all(int(n.min()) == int(n.max()) for n in (r["n"] for r in runs)) \
         else f"n>={plan.n_pilot}"
     lines.append(f"{plan.n_problems} problems{' shared' if plan.difference else ''}, pilot {n_text} per problem"
-                 + (f" ({out['dropped_problems']} of RUN_DIR's problems not in OTHER)" if out["dropped_problems"] else ""))
+                 + (f" ({out['dropped_problems']} of RUN_DIR's problems not in OTHER)"
+                    if out["dropped_problems"] else ""))
     lines.append(f"target: {lvl} interval on mean {what} over problems = estimate +- {plan.target_halfwidth:g} "
                  f"(half-width); scope {plan.scope}"
-                 + (" (problems resampled, as in 'rlbound passk')" if plan.scope == "population" else " (problems fixed)"))
+                 + (" (problems resampled, as in 'rlbound passk')" if plan.scope == "population"
+                    else " (problems fixed)"))
     for pr, r in zip(plan.priors, runs):
         lines.append(f"prior ({Path(r['path']).name}): {pr.describe()}  [{pr.source}]")
     lines.append("")
-    lines.append(f"{'k':>6}  {'now +-':>8}  {'floor +-':>8}  {'n/problem':>10}  {'samples':>12}  {'more':>12}  "
-                 f"{'tokens':>12}  {'time':>10}")
+    boot = any(r is not None for r in plan.n_needed_range)
+    lines.append(f"{'k':>6}  {'now +-':>8}  {'floor +-':>8}  {'n/problem':>10}  "
+                 + (f"{'n range':>13}  " if boot else "")
+                 + f"{'samples':>12}  {'more':>12}  {'tokens':>12}  {'time':>10}")
     for j, k in enumerate(plan.ks):
         n_k = plan.n_needed[j]
         c = out["cost"][j]
@@ -183,11 +198,21 @@ def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: ar
             continue
         tok = _fmt_count(c["tokens"]) if c["tokens"] is not None else "unknown"
         tim = _fmt_time(c["seconds"]) if c["seconds"] is not None else "unknown"
+        rng_text = ""
+        if boot:
+            r = plan.n_needed_range[j]
+            rng_text = f"{_fmt_range(r):>13}  "
         lines.append(f"{k:>6}  {plan.pilot_halfwidth[j]:>8.4f}  {plan.between_halfwidth[j]:>8.4f}  {n_k:>10,}  "
-                     f"{_fmt_count(c['samples']):>12}  {_fmt_count(c['more_samples']):>12}  {tok:>12}  {tim:>10}")
+                     + rng_text
+                     + f"{_fmt_count(c['samples']):>12}  {_fmt_count(c['more_samples']):>12}  {tok:>12}  {tim:>10}"
+                     + ("  (the pilot already meets it)" if n_k <= plan.n_pilot else ""))
     lines.append("")
     lines.append("now +-: predicted half-width at the pilot's counts; floor +-: the part from between-problem "
-                 "spread alone, which no number of samples per problem removes (0 in benchmark scope).")
+                 "spread alone, which no number of samples per problem removes (0 in benchmark scope). "
+                 "n >= k always: the unbiased estimator needs k samples.")
+    if boot:
+        lines.append(f"n range: 10th-90th percentile of n over {args.boot} pilots resampled over problems "
+                     "(prior refitted each time); '-' = not reachable in that share of them.")
     for j, k in enumerate(plan.ks):
         if plan.problems_needed[j] is not None:
             lines.append(f"k={k}: the between-problem spread alone gives +-{plan.between_halfwidth[j]:.4f} > "

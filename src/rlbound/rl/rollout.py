@@ -263,16 +263,20 @@ def pass_rate(backend: Any, problems: Sequence[Problem], n: int, *, temperature:
     """pass@1 and pass@n of the backend's model on ``problems`` with ``n`` samples each.
 
     pass@k is Chen et al. 2021's unbiased estimator averaged over problems (``rlbound.metrics.passk``);
-    a response counts as correct when ``reward(problem, text) >= 1``. Seeds are
-    ``derive_seed("eval", seed, i, j)``, so two models are compared on the same seeds.
+    a response counts as correct when ``reward(problem, text) >= 1``. Sample ``j`` of a problem is
+    drawn with ``rlbound.sampling.sample_seed(seed, problem.id, j)``, the seed ``rlbound sample``
+    gives the same cell, so two models are compared on the same seeds.
 
     Returns ``{"pass1", "passn", "n", "problems", "response_length"}``.
     """
     from rlbound.backends.base import SamplingParams
     from rlbound.metrics.passk import pass_at_k_curve
 
+    from rlbound.sampling import sample_seed
+
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
-    groups = sample_groups(backend, problems, n, params, ("eval", seed))
+    seeds = [[sample_seed(seed, p.id, j) for j in range(n)] for p in problems]
+    groups = backend.generate([prompt_of(p) for p in problems], params, seeds)
     c = np.array([sum(reward(p, x.text) >= 1.0 for x in g) for p, g in zip(problems, groups)], dtype=np.int64)
     curve = pass_at_k_curve(np.full(len(problems), n, dtype=np.int64), c)
     length = float(np.mean([x.completion_tokens for g in groups for x in g]))

@@ -83,7 +83,7 @@ class TrainConfig:
         max_new_tokens: longest response in tokens (also Dr. GRPO's length normaliser and DAPO's L_max).
         epochs: passes over each rollout batch (PPO epochs).
         mini_batches: optimizer steps per pass; 1 with epochs 1 is purely on-policy.
-        micro_batch_size: rows per forward/backward (memory only: gradients are accumulated exactly).
+        micro_batch_size: rows per forward/backward (memory only: gradients are accumulated exactly); the logits take rows x max_new_tokens x vocabulary x 4 bytes, so lower it for real models.
         grad_clip: maximum global gradient norm.
         weight_decay: AdamW weight decay.
         critic_lr: PPO critic learning rate; default: 10 x lr (verl's critic/actor ratio).
@@ -471,9 +471,11 @@ def update(step: int, batch: Rollout, scored: Scored, config: TrainConfig, prese
         sums[name] = sums.get(name, 0.0) + value * w
 
     for epoch in range(config.epochs):
-        g = torch.Generator().manual_seed(derive_seed(config.seed, "order", step, epoch))
-        order = torch.randperm(b, generator=g).to(dev) if (config.epochs > 1 or config.mini_batches > 1) \
-            else torch.arange(b, device=dev)
+        order = torch.arange(b, device=dev)
+        if config.epochs > 1 or config.mini_batches > 1:  # shuffle whole groups: keeps prompts shared
+            g = torch.Generator().manual_seed(derive_seed(config.seed, "order", step, epoch))
+            groups = torch.randperm(int(batch.group_ids.max()) + 1, generator=g).to(dev)
+            order = torch.cat([torch.nonzero(batch.group_ids == k).flatten() for k in groups])
         for mini in _chunks(order, math.ceil(b / config.mini_batches)):
             whole = tokens.response_mask[mini]
             opt.zero_grad(set_to_none=True)

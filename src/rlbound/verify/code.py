@@ -53,6 +53,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import threading
 import types
 from collections.abc import Iterable, Sequence
@@ -233,16 +234,36 @@ _rl_from = os.fdopen(5, "rb")
 _rl_to = os.fdopen(6, "wb")
 class _HarnessLimit(Exception):
     pass
+_rl_peer = {}
 def _rl_say(status, reason=""):
-    sys.stdout.write('{"status":' + _esc(status) + ',"reason":' + _esc(reason[-1500:]) + "}\n")
+    extra = "".join(',"%s":%s' % (k, _enc(v)) for k, v in _rl_peer.items())
+    sys.stdout.write('{"status":' + _esc(status) + ',"reason":' + _esc(reason[-1500:]) + extra + "}\n")
     sys.stdout.flush()
+def _rl_peer_ended():
+    # The candidate process is our only child: collect how it ended (signal, CPU seconds).
+    import time
+    for _ in range(200):  # it normally has exited already: its end closed the pipe
+        try:
+            pid, st, ru = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return "candidate process ended"
+        if pid:
+            break
+        time.sleep(0.01)
+    else:
+        return "candidate closed its channel"
+    _rl_peer["peer_cpu"] = ru.ru_utime + ru.ru_stime
+    if os.WIFSIGNALED(st):
+        _rl_peer["peer_signal"] = os.WTERMSIG(st)
+        return "candidate process killed by signal %d" % os.WTERMSIG(st)
+    return "candidate process exited with code %d" % os.WEXITSTATUS(st)
 def _rl_receive():
     try:
         msg = _recv(_rl_from)
     except Exception as e:
         raise RuntimeError("candidate sent a malformed message (%s)" % type(e).__name__) from None
     if msg is None:
-        raise RuntimeError("candidate process ended")
+        raise RuntimeError(_rl_peer_ended())
     if type(msg) is not dict:
         raise RuntimeError("candidate sent a malformed message")
     return msg
@@ -385,6 +406,9 @@ class HumanEvalVerifier:
         said = _tester_says(res.stdout)
         if res.report == nonce and res.exit_code == 0 and said.get("status") == "pass":
             return v(Status.CORRECT, "passed")
+        if said.get("peer_signal") in (str(int(signal.SIGKILL)), str(int(signal.SIGXCPU))) and \
+                float(said.get("peer_cpu", "0")) >= 0.8 * self.limits.cpu_s:
+            return v(Status.TIMEOUT, f"CPU limit {self.limits.cpu_s:g} s (candidate)")
         if said.get("status") == "harness_error":
             return v(Status.ERROR, f"harness cannot run this test: {said.get('reason', '')}")
         if res.limit_hit is not None:
@@ -534,11 +558,12 @@ def verify_many(
             with lock:
                 bar.update(1)
 
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fut in [pool.submit(one, i) for i in range(len(pairs))]:
-                fut.result()
+        for fut in [pool.submit(one, i) for i in range(len(pairs))]:
+            fut.result()  # the first exception (bad input) stops the batch
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
     return [v for v in out if v is not None]
