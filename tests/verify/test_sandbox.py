@@ -136,7 +136,9 @@ def test_network_connect_fails(iso: sb.Isolation) -> None:
         srv.close()
 
 
-def test_cannot_write_or_delete_outside_its_folder(tmp_path: Path) -> None:
+def test_cannot_write_or_delete_outside_its_folder(tmp_path: Path, iso: sb.Isolation) -> None:
+    if not (iso.private_fs or iso.uid_drop):
+        pytest.skip(f"no file-system isolation here ({iso.summary()})")
     canary = tmp_path / "canary.txt"
     canary.write_text("original")
     cwd_victim = Path.cwd() / f"rlbound-sandbox-escape-{secrets.token_hex(4)}"
@@ -162,7 +164,9 @@ def test_cannot_write_or_delete_outside_its_folder(tmp_path: Path) -> None:
         cwd_victim.unlink(missing_ok=True)
 
 
-def test_parent_environment_is_invisible(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parent_environment_is_invisible(monkeypatch: pytest.MonkeyPatch, iso: sb.Isolation) -> None:
+    if not (iso.private_fs or iso.uid_drop):
+        pytest.skip(f"/proc/<pid>/environ of other processes is readable here ({iso.summary()})")
     token = "rlbound-secret-" + secrets.token_hex(8)
     monkeypatch.setenv("RLBOUND_TEST_SECRET", token)
     prog = (
@@ -176,7 +180,9 @@ def test_parent_environment_is_invisible(monkeypatch: pytest.MonkeyPatch) -> Non
     assert b"RLBOUND_TEST_SECRET" not in res.stdout
 
 
-def test_killing_its_parent_fails() -> None:
+def test_killing_its_parent_fails(iso: sb.Isolation) -> None:
+    if not (iso.pidns or iso.uid_drop):
+        pytest.skip(f"the program could signal this test process here ({iso.summary()})")
     me = os.getpid()
     prog = (
         "import os, signal\n"
@@ -223,6 +229,8 @@ def test_secret_arrives_and_report_comes_back() -> None:
 
 
 def test_peer_cannot_see_secret_or_report_channel(iso: sb.Isolation) -> None:
+    if not iso.peer_isolated:
+        pytest.skip(f"the peer is not isolated from the main program here ({iso.summary()})")
     main = "import os\ns = os.read(3, 100)\nos.write(6, b'go\\n')\nprint(os.read(5, 100))"
     peer = (
         "import os\nos.read(3, 10)\nout = []\n"

@@ -512,7 +512,8 @@ class HFBackend:
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
         """For each prompt, one Completion per seed; see the module docstring for the sampling rule."""
         check_seeds(prompts, seeds)
-        encoded = [self.encode_prompt(p) for p in prompts]
+        cache: dict[str, list[int]] = {}
+        encoded = [cache[p] if p in cache else cache.setdefault(p, self.encode_prompt(p)) for p in prompts]
         rows = [(i, int(s)) for i, ss in enumerate(seeds) for s in ss]
         results: list[Completion] = []
         bs = self.options.batch_size

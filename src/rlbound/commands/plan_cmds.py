@@ -186,6 +186,7 @@ def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: ar
     lines.append(f"{'k':>6}  {'now +-':>8}  {'floor +-':>8}  {'n/problem':>10}  "
                  + (f"{'n range':>13}  " if boot else "")
                  + f"{'samples':>12}  {'more':>12}  {'tokens':>12}  {'time':>10}")
+    flagged = False
     for j, k in enumerate(plan.ks):
         n_k = plan.n_needed[j]
         c = out["cost"][j]
@@ -201,7 +202,9 @@ def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: ar
         rng_text = ""
         if boot:
             r = plan.n_needed_range[j]
-            rng_text = f"{_fmt_range(r):>13}  "
+            outside = r is not None and ((r[0] is not None and n_k < r[0]) or (r[1] is not None and n_k > r[1]))
+            flagged = flagged or outside
+            rng_text = f"{_fmt_range(r) + ('*' if outside else ''):>13}  "
         lines.append(f"{k:>6}  {plan.pilot_halfwidth[j]:>8.4f}  {plan.between_halfwidth[j]:>8.4f}  {n_k:>10,}  "
                      + rng_text
                      + f"{_fmt_count(c['samples']):>12}  {_fmt_count(c['more_samples']):>12}  {tok:>12}  {tim:>10}"
@@ -212,7 +215,9 @@ def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: ar
                  "n >= k always: the unbiased estimator needs k samples.")
     if boot:
         lines.append(f"n range: 10th-90th percentile of n over {args.boot} pilots resampled over problems "
-                     "(prior refitted each time); '-' = not reachable in that share of them.")
+                     "(prior refitted each time); '-' = not reachable in that share of them."
+                     + (" *: the plan lies outside its resampled range: it hinges on a few problems; "
+                        "treat it as rough." if flagged else ""))
     for j, k in enumerate(plan.ks):
         if plan.problems_needed[j] is not None:
             lines.append(f"k={k}: the between-problem spread alone gives +-{plan.between_halfwidth[j]:.4f} > "

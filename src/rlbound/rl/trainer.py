@@ -356,8 +356,14 @@ def collect_rollouts(step: int, config: TrainConfig, preset: AlgoPreset, backend
             gp = SamplingParams(n=1, temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
             greedy = [g[0] for g in sample_groups(backend, batch, 1, gp, (config.seed, "greedy", step, attempt))]
         t1 = time.perf_counter()
+        accs_all = [[reward(prob, c.text) for c in comps] for prob, comps in zip(batch, groups)]
+        keep = [True] * len(batch)
+        if preset.dynamic_sampling:  # DAPO: drop groups whose accuracies all agree (no gradient signal)
+            flat = torch.tensor([a for accs in accs_all for a in accs], dtype=torch.float32)
+            gids = torch.arange(len(batch)).repeat_interleave(n)
+            keep = filter_groups(flat, gids).view(len(batch), n)[:, 0].tolist()
         for i, (prob, comps) in enumerate(zip(batch, groups)):
-            accs = [reward(prob, c.text) for c in comps]
+            accs = accs_all[i]
             resp = []
             for c in comps:
                 ids, bad = response_ids(tok, c, eos)
@@ -368,8 +374,8 @@ def collect_rollouts(step: int, config: TrainConfig, preset: AlgoPreset, backend
             all_acc += accs
             sampled_groups += 1
             g_reward = reward(prob, greedy[i].text) if greedy is not None else None
-            if preset.dynamic_sampling and max(accs) == min(accs):
-                continue  # DAPO dynamic sampling (filter_groups on accuracy): no gradient signal
+            if not keep[i]:
+                continue
             kept.append((backend.encode_prompt(prompt_of(prob)),
                          resp, accs, [len(r) for r in resp], g_reward))
         timer["generate"] += t1 - t0
@@ -405,12 +411,19 @@ def _chunks(idx: torch.Tensor, size: int) -> list[torch.Tensor]:
     return [idx[i:i + size] for i in range(0, idx.numel(), size)]
 
 
+def _micro_batches(rows: torch.Tensor, mask: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """``rows`` sorted by response length (longest first, stable) and cut into chunks of ``size``:
+    each chunk is trimmed to its own longest response, so a few long responses do not pad the rest."""
+    lengths = mask[rows].sum(1)
+    return _chunks(rows[torch.argsort(-lengths, stable=True)], size)
+
+
 def _no_grad_pass(fn: Callable[[TokenBatch], torch.Tensor], tokens: TokenBatch, micro: int) -> torch.Tensor:
     """``fn`` over micro-batches without gradient, reassembled to [B, T] (0 beyond each row's end)."""
     b, t = tokens.response_mask.shape
     out = torch.zeros((b, t), dtype=torch.float32, device=tokens.input_ids.device)
     with torch.no_grad():
-        for rows in _chunks(torch.arange(b, device=out.device), micro):
+        for rows in _micro_batches(torch.arange(b, device=out.device), tokens.response_mask, micro):
             sub = tokens.rows(rows)
             out[rows, : sub.width] = fn(sub).float()
     return out
@@ -481,7 +494,7 @@ def update(step: int, batch: Rollout, scored: Scored, config: TrainConfig, prese
             opt.zero_grad(set_to_none=True)
             if critic_opt is not None:
                 critic_opt.zero_grad(set_to_none=True)
-            for rows in _chunks(mini, config.micro_batch_size):
+            for rows in _micro_batches(mini, tokens.response_mask, config.micro_batch_size):
                 sub = tokens.rows(rows)
                 t, mask = sub.width, sub.response_mask
                 w = _share(mask, whole, agg)

