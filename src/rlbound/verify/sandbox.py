@@ -88,7 +88,6 @@ from dataclasses import dataclass, field
 SANDBOX_VERSION = "sandbox-1"
 
 _CONTROL_OK = b"rlbound-sandbox-ok"
-_SETUP_FAILED_EXIT = 125
 _REPORT_CAP = 1 << 16
 _SECRET_CAP = 4096
 _UID_RANGE = (1_000_000, 2_000_000_000)  # fresh uid per run (root mode); nothing on the host owns these
