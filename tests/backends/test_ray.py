@@ -41,8 +41,8 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rb(tiny):
-    backend = get_backend("ray", str(tiny), replicas=2, num_cpus=2, cpus_per_replica=1.0,
-                          backend_options=HFOptions(device="cpu"))
+    backend = get_backend("ray", str(tiny), replicas=2, num_cpus=2, cpus_per_replica=0.5,
+                          backend_options=HFOptions(device="cpu", threads=1))
     yield backend
     backend.close()
     assert not ray.is_initialized()
@@ -81,8 +81,8 @@ def test_run_sampling_over_ray_writes_one_store(rb, tiny, tmp_path):
                   seed=5, template="raw", field_map=("id=id", "prompt=problem", "reference=answer"),
                   batch_size=4, device="cpu", threads=1)
     # Ray is already up (the rb fixture): the run's backend joins it with its own two replicas
-    via_ray = run_sampling(SampleConfig(out=str(tmp_path / "ray"), backend="ray", replicas=2, **common),
-                           progress=False)
+    via_ray = run_sampling(SampleConfig(out=str(tmp_path / "ray"), backend="ray", replicas=2,
+                                        cpus_per_replica=0.5, **common), progress=False)
     local = run_sampling(SampleConfig(out=str(tmp_path / "hf"), backend="hf", **common), progress=False)
     assert via_ray.manifest.backend == "ray"
     assert via_ray.missing_cells(6) == [] and via_ray.verify_integrity() == []
@@ -92,5 +92,9 @@ def test_run_sampling_over_ray_writes_one_store(rb, tiny, tmp_path):
 
 def test_bad_model_on_replicas_is_an_input_error(rb, tmp_path):
     with pytest.raises(InputError) as e:
-        get_backend("ray", str(tmp_path / "missing"), replicas=1, backend_options=HFOptions(device="cpu"))
+        get_backend("ray", str(tmp_path / "missing"), replicas=1, cpus_per_replica=0.5,
+                    backend_options=HFOptions(device="cpu"))
     assert e.value.field == "model" and "\n" not in str(e.value)
+    with pytest.raises(InputError) as e:  # more than the cluster could ever hold
+        get_backend("ray", str(tmp_path / "missing"), replicas=8, cpus_per_replica=1.0)
+    assert e.value.field == "replicas"

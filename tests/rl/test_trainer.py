@@ -135,7 +135,7 @@ def test_logprobs_align_with_the_sampler(model_dir: Path) -> None:
                 want.append(c.logprobs)
     assert len(want) >= 4
     batch = pack(prompts, resps, backend.pad_id)
-    assert batch.attention_mask is None  # fixed-width sandbox prompts: no padding
+    assert (batch.attention_mask is None) == (len({len(x) for x in prompts}) == 1)  # padded only if needed
     with torch.no_grad():
         lp, ent = response_logprobs(backend.lm, batch, with_entropy=True)
     for i, w in enumerate(want):
@@ -156,26 +156,28 @@ def test_shared_prompt_forward_equals_the_plain_forward(model_dir: Path) -> None
     """Encoding each distinct prompt once gives the same log-probs and gradients as B full rows."""
     from transformers import AutoModelForCausalLM
 
-    from rlbound.rl.rollout import TokenBatch, _can_share_prompts
+    from rlbound.rl.rollout import _can_share_prompts
 
     model = AutoModelForCausalLM.from_pretrained(str(model_dir))
     g = torch.Generator().manual_seed(0)
-    prompts = [[5 + i] * 7 + [i] for i in range(3) for _ in range(4)]
-    resps = [torch.randint(4, 40, (1 + (j * 3) % 6,), generator=g).tolist() for j in range(12)]
-    shared = pack(prompts, resps, 0)
-    plain = TokenBatch(shared.input_ids, None, None, shared.response_mask, shared.prompt_width, None)
-    assert shared.prompt_index.tolist() == [0] * 4 + [1] * 4 + [2] * 4
-    assert _can_share_prompts(model, shared) and not _can_share_prompts(model, plain)
-    grads, lps = [], []
-    for batch in (shared, plain):
-        model.zero_grad()
-        lp = response_logprobs(model, batch)[0]
-        (lp * batch.response_mask).sum().backward()
-        lps.append(lp[batch.response_mask])
-        grads.append({k: v.grad.clone() for k, v in model.named_parameters()})
-    torch.testing.assert_close(lps[0], lps[1], rtol=0, atol=1e-6)
-    for k in grads[0]:
-        torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-5)
+    for lengths in ((8, 8, 8), (8, 5, 3)):  # equal prompts, then left-padded ones
+        prompts = [[5 + i] * (lengths[i] - 1) + [i] for i in range(3) for _ in range(4)]
+        resps = [torch.randint(4, 40, (1 + (j * 3) % 6,), generator=g).tolist() for j in range(12)]
+        shared = pack(prompts, resps, 0)
+        plain = dataclasses.replace(shared, prompt_index=None)
+        assert shared.prompt_index.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+        assert (shared.attention_mask is None) == (lengths == (8, 8, 8))
+        assert _can_share_prompts(model, shared) and not _can_share_prompts(model, plain)
+        grads, lps = [], []
+        for batch in (shared, plain):
+            model.zero_grad()
+            lp = response_logprobs(model, batch)[0]
+            (lp * batch.response_mask).sum().backward()
+            lps.append(lp[batch.response_mask])
+            grads.append({k: v.grad.clone() for k, v in model.named_parameters()})
+        torch.testing.assert_close(lps[0], lps[1], rtol=0, atol=1e-5)
+        for k in grads[0]:
+            torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-5)
 
 
 def test_dapo_drops_groups_whose_rewards_all_agree(model_dir: Path, tmp_path: Path) -> None:

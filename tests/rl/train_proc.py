@@ -1,7 +1,7 @@
 """Test helpers for the RL trainer and distillation, and a real training process for the kill -9 test.
 
 ``make_model(dir, seed)`` saves a random-initialised sandbox Llama (2 layers, width 32) with the
-sandbox tokenizer of the small ``TOY_TASK`` (modulus 5, one target, prompts of 33 tokens) and a
+sandbox tokenizer of the small ``TOY_TASK`` (modulus 5, one target, prompts of up to 33 tokens) and a
 ``sandbox_model.json`` naming that task, so the trainer draws toy problems. A random model almost
 never solves a problem, so the tests reward something it does by chance: ``digit_reward`` (the
 response starts with a digit) gives groups with mixed rewards, hence non-zero GRPO advantages.

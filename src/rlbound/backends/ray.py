@@ -37,6 +37,8 @@ class RayOptions:
         cpus_per_replica: CPUs reserved per replica (an hf replica on CPU uses this many threads).
         max_in_flight: batches queued per replica, so none idles while the driver writes.
         num_cpus: CPUs of a local instance started here (None: all).
+        start_timeout_s: how long to wait for all replicas to be placed and loaded (an autoscaling
+            cluster may need to add nodes first).
     """
 
     backend: str = "hf"
@@ -47,6 +49,7 @@ class RayOptions:
     cpus_per_replica: float = 1.0
     max_in_flight: int = 2
     num_cpus: int | None = None
+    start_timeout_s: float = 900.0
 
 
 def _import_ray() -> Any:
@@ -133,10 +136,17 @@ class RayBackend:
             inner = dataclasses.replace(inner, threads=max(1, int(o.cpus_per_replica)))
         self.inner_options = inner
         n = o.replicas or self._auto_replicas()
+        self._check_resources(n)
         actor_cls = ray.remote(_Replica).options(num_cpus=o.cpus_per_replica, num_gpus=o.gpus_per_replica)
         self.actors = [actor_cls.remote(o.backend, model, inner) for _ in range(n)]
         try:
-            errors = [e for e in ray.get([a.ready.remote() for a in self.actors]) if e is not None]
+            errors = [e for e in ray.get([a.ready.remote() for a in self.actors], timeout=o.start_timeout_s)
+                      if e is not None]
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise InputError(f"{n} {o.backend} replicas were not all running after {o.start_timeout_s:.0f} s "
+                             f"(each needs {o.cpus_per_replica} CPUs and {o.gpus_per_replica} GPUs)",
+                             field="replicas") from None
         except Exception as e:  # noqa: BLE001 - the actor process itself died
             self.close()
             raise InputError(f"a {o.backend} replica failed to start: {type(e).__name__}", field="backend") from None
@@ -158,6 +168,23 @@ class RayBackend:
                                  field="gpus_per_replica")
             return n
         return max(1, int(res.get("CPU", 1) // max(o.cpus_per_replica, 1e-9)))
+
+    def _check_resources(self, n: int) -> None:
+        """Refuse replicas the cluster can never hold; warn when they must wait for free resources."""
+        import sys
+
+        o = self.options
+        total, free = self.ray.cluster_resources(), self.ray.available_resources()
+        for key, per in (("CPU", o.cpus_per_replica), ("GPU", o.gpus_per_replica)):
+            need = n * per
+            if need <= 0:
+                continue
+            if need > total.get(key, 0) + 1e-9:
+                raise InputError(f"{n} replicas need {need:g} {key}s but the Ray cluster has {total.get(key, 0):g}",
+                                 field="replicas")
+            if need > free.get(key, 0) + 1e-9:
+                print(f"rlbound: waiting for {need:g} free {key}s in the Ray cluster ({free.get(key, 0):g} free now)",
+                      file=sys.stderr)
 
     def _driver_tokenizer(self) -> Any:
         """The model's tokenizer on the driver, for chat templates (None when not loadable here)."""

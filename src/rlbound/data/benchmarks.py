@@ -279,6 +279,29 @@ def _problem(fmt: _Format, row: dict[str, Any], index: int, lineno: int, where: 
     return Problem(id=pid, prompt=prompt, reference=reference, verifier="math", metadata=metadata)
 
 
+_NATIVE_FIELDS = frozenset({"id", "prompt", "reference", "verifier", "metadata"})
+
+
+# Files of rlbound's own problems (rows are asdict(Problem)); parsed by _native_problem.
+_NATIVE = _Format("problems", frozenset(), "id", _get("prompt"), "prompt", _get("reference"), "reference")
+
+
+def _is_native(row: dict[str, Any]) -> bool:
+    """A row written by rlbound itself: ``dataclasses.asdict(Problem)`` (e.g. sandbox problem files)."""
+    return set(row) == _NATIVE_FIELDS
+
+
+def _native_problem(row: dict[str, Any], lineno: int, where: str) -> Problem:
+    """Problem from an rlbound problem row, keeping its own verifier name and metadata."""
+    for name, kinds in (("id", (str, int)), ("prompt", str), ("verifier", str), ("metadata", dict)):
+        if not isinstance(row[name], kinds) or isinstance(row[name], bool):
+            raise InputError(f"field '{name}' has the wrong type", path=where, line=lineno, field=name)
+    if row["reference"] is not None and not isinstance(row["reference"], str):
+        raise InputError("field 'reference' must be a string or null", path=where, line=lineno, field="reference")
+    return Problem(id=str(row["id"]), prompt=row["prompt"], reference=row["reference"], verifier=row["verifier"],
+                   metadata=row["metadata"])
+
+
 def _load_rows(
     rows: Iterator[tuple[int, dict[str, Any]]],
     where: str,
@@ -293,6 +316,8 @@ def _load_rows(
     for index, (lineno, row) in enumerate(rows):
         if limit is not None and len(problems) >= limit:
             break
+        if fmt is None and field_map is None and _is_native(row):
+            fmt = _NATIVE
         if fmt is None:
             if field_map is not None:
                 fmt = _generic_format(name or path_for_detection.stem, field_map)
@@ -304,7 +329,7 @@ def _load_rows(
                         f"{', '.join(sorted(row))}); pass field_map={{'id': ..., 'prompt': ..., 'reference': ...}}",
                         path=where, line=lineno,
                     )
-        problem = _problem(fmt, row, index, lineno, where)
+        problem = _native_problem(row, lineno, where) if _is_native(row) else _problem(fmt, row, index, lineno, where)
         if problem.id in seen:
             raise InputError(
                 f"duplicate id {problem.id!r} (first on line {seen[problem.id]})",

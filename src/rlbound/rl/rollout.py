@@ -53,7 +53,8 @@ def derive_seed(*parts: int | str) -> int:
 
 
 def prompt_of(problem: Problem) -> str:
-    """The text the model continues: the sandbox's fixed-width prompt, or ``problem.prompt`` as is."""
+    """The text the model continues: ``rlbound.sandbox.tasks.prompt_text`` for sandbox problems,
+    ``problem.prompt`` as is otherwise."""
     if problem.verifier == "synthetic":
         from rlbound.sandbox.tasks import prompt_text
 
@@ -166,8 +167,8 @@ def _forward_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
 
 
 def _can_share_prompts(model: Any, batch: TokenBatch) -> bool:
-    """Shared prompt encoding needs unpadded prompts, repeated prompts and a Llama-family cache."""
-    if batch.prompt_index is None or batch.attention_mask is not None or batch.width < 1:
+    """Shared prompt encoding needs repeated prompts and a Llama-family model (DynamicCache, RoPE)."""
+    if batch.prompt_index is None or batch.width < 1:
         return False
     if int(batch.prompt_index.unique().numel()) * 2 > batch.input_ids.shape[0]:
         return False  # too little repetition to pay for two passes
@@ -182,6 +183,7 @@ def _shared_prompt_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
     runs the responses ``[B, T - 1]`` (the last token predicts nothing) at positions ``P .. P+T-2``
     over it. Gradients flow through the gathered cache into pass 1, so values and gradients equal
     the unshared forward's (to float rounding); the prompt work drops from B to U sequences.
+    Left-padded prompts keep their attention mask and position ids in both passes.
     """
     from transformers import DynamicCache
 
@@ -190,16 +192,23 @@ def _shared_prompt_logits(model: Any, batch: TokenBatch) -> torch.Tensor:
     uniq, inv = torch.unique(batch.prompt_index, return_inverse=True)
     rows = torch.arange(b, device=inv.device)
     first = torch.full((uniq.numel(),), b, dtype=torch.long, device=inv.device).scatter_reduce(0, inv, rows, "amin")
+    am, pos = batch.attention_mask, batch.position_ids
+    extra = {} if am is None else {"attention_mask": am[first, :p], "position_ids": pos[first, :p]}
     cache = DynamicCache(config=model.config)
-    out = model(input_ids=batch.input_ids[first, :p], past_key_values=cache, use_cache=True, logits_to_keep=1)
+    out = model(input_ids=batch.input_ids[first, :p], past_key_values=cache, use_cache=True, logits_to_keep=1,
+                **extra)
     head = out.logits[inv]  # [B, 1, V]: predicts the first response token
     if t == 1:
         return head
     cache = out.past_key_values
     cache.batch_select_indices(inv)
-    pos = torch.arange(p, p + t - 1, device=inv.device)
+    cols = torch.arange(p, p + t - 1, device=inv.device)
+    if am is None:
+        extra = {"position_ids": cols[None].expand(b, -1)}
+    else:
+        extra = {"attention_mask": am[:, :p + t - 1], "position_ids": pos[:, p:p + t - 1]}
     tail = model(input_ids=batch.input_ids[:, p:p + t - 1], past_key_values=cache, use_cache=True,
-                 position_ids=pos[None].expand(b, -1), cache_position=pos).logits
+                 cache_position=cols, **extra).logits
     return torch.cat([head, tail], dim=1)
 
 

@@ -102,30 +102,34 @@ def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str], n: in
                        progress: bool = False) -> list[list[str]]:
     """``n`` sampled completions per prompt (ancestral sampling at ``temperature``, top-p 1).
 
-    Sandbox prompts all have the same token width, so a batch needs no attention mask and no
-    padding. Returns ``out[i][j]``: completion ``j`` of prompt ``i``, decoded without special tokens.
-    Shapes: input ids ``[B, PROMPT_WIDTH]`` per batch, B <= batch_size.
+    Prompts are grouped by token length and each batch holds prompts of one length, so no
+    attention mask or padding is needed. Returns ``out[i][j]``: completion ``j`` of prompt ``i``,
+    decoded without special tokens. Shapes: input ids ``[B, prompt length]``, B <= batch_size.
+    Deterministic in ``seed`` for a given batch composition.
     """
     import torch
     from tqdm import tqdm
 
-    flat = [(i, p) for i, p in enumerate(prompts) for _ in range(n)]
     enc = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    widths = {len(e) for e in enc}
-    if len(widths) > 1:
-        raise ValueError(f"prompts must share one token width for unmasked batching, got widths {sorted(widths)}")
+    flat = sorted(((len(enc[i]), i) for i in range(len(prompts)) for _ in range(n)))
     out: list[list[str]] = [[] for _ in prompts]
     model.eval()
     g = torch.Generator().manual_seed(seed)
     bar = tqdm(total=len(flat), desc="sampling", unit="seq", disable=not progress)
     with torch.inference_mode():
-        for start in range(0, len(flat), batch_size):
-            chunk = flat[start:start + batch_size]
-            ids = torch.tensor([enc[i] for i, _ in chunk])
+        start = 0
+        while start < len(flat):
+            width = flat[start][0]
+            stop = start
+            while stop < len(flat) and stop - start < batch_size and flat[stop][0] == width:
+                stop += 1
+            chunk = [i for _, i in flat[start:stop]]
+            ids = torch.tensor([enc[i] for i in chunk])
             gen = _sample_loop(model, ids, temperature, max_new_tokens, tokenizer.eos_token_id, g)
-            for (i, _), row in zip(chunk, gen):
+            for i, row in zip(chunk, gen):
                 out[i].append(tokenizer.decode(row, skip_special_tokens=True))
             bar.update(len(chunk))
+            start = stop
     bar.close()
     return out
 

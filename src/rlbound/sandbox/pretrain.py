@@ -1,8 +1,8 @@
 """Pretrain a sandbox model from scratch on CPU: a plain PyTorch loop, resumable after ``kill -9``.
 
-Recipe (what made the task learnable in a few CPU minutes): every example starts at position 0
-with its fixed-width, left-aligned prompt; the loss is on the completion (and its ``<eos>``) only;
-batches are cut from a length-sorted pool so little compute goes to padding. Optimiser AdamW
+Recipe (what made the task learnable in a few CPU minutes): one example per row, starting at
+position 0 with its prompt (no filler, no packing); the loss is on the completion (and its
+``<eos>``) only; batches are cut from a length-sorted pool so little compute goes to right padding. Optimiser AdamW
 (Loshchilov and Hutter 2019) with linear warmup then cosine decay, gradient-norm clipping, float32
 (on the development CPU bfloat16 matmuls ran at half the float32 rate: no AMX).
 
@@ -119,16 +119,15 @@ class BatchSource:
     """The batch of every step, a pure function of (recipe, step).
 
     Pool ``k`` holds ``pool_batches * batch_size`` examples drawn with ``Random((seed, k))``, sorted
-    by completion length and cut into batches, which are visited in a shuffled order. Tensors:
-    ``input_ids`` and ``labels`` of shape ``[batch_size, PROMPT_WIDTH + longest completion + 1]``;
-    labels are -100 on the prompt and on right padding.
+    by total length and cut into batches, which are visited in a shuffled order. Tensors:
+    ``input_ids`` and ``labels`` of shape ``[batch_size, longest prompt + completion + 1]``;
+    labels are -100 on the prompt and on right padding (which, being causal, nothing attends to).
     """
 
     def __init__(self, cfg: PretrainConfig, tokenizer: Any) -> None:
         self.cfg = cfg
         self.vocab = tokenizer.get_vocab()
         self.eos, self.pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-        self.width = prompt_width(cfg.task)
         self._pool_index = -1
         self._pool: list[tuple[Any, Any]] = []
 
@@ -142,11 +141,11 @@ class BatchSource:
         rng = random.Random(f"rlbound-pretrain:{cfg.seed}:{k}")
         exs = [(self._encode(e.prompt), self._encode(e.completion) + [self.eos])
                for e in training_examples(cfg.task, rng, cfg.pool_batches * cfg.batch_size)]
-        exs.sort(key=lambda pc: len(pc[1]))
+        exs.sort(key=lambda pc: len(pc[0]) + len(pc[1]))
         batches = []
         for b in range(cfg.pool_batches):
             rows = exs[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            T = self.width + max(len(c) for _, c in rows)
+            T = max(len(p) + len(c) for p, c in rows)
             ids = torch.full((len(rows), T), self.pad, dtype=torch.long)
             labels = torch.full((len(rows), T), -100, dtype=torch.long)
             for i, (p, c) in enumerate(rows):

@@ -21,8 +21,13 @@ A one-operation step ``c=a+b=4;`` computes one quantity; a two-operation step ``
 computes a quantity together with one of its operands, whose value is not written. The statement
 and question syntax depends on the *context* (a surface template); the solution grammar does not.
 
-Prompts are left-aligned and right-filled with ``_`` to a fixed token width, so every prompt of a
-config has the same length and every completion starts at the same position (``PROMPT_WIDTH``).
+A prompt is the statement followed by the end-of-prompt token ``_``; it is *not* filled to a fixed
+width. Measured (docs/LOG.md, "sandbox"): with ~30 filler tokens between statement and completion
+a RoPE model did not learn to copy even the one operation of a 1-operation problem in 200 steps,
+without them it did in 60. All contexts render the same graph to the same number of tokens, so
+prompts of one (difficulty, leaves, targets) shape share a length and batch without masks; under
+RoPE, left padding with an attention mask is exactly equivalent to no padding. ``PROMPT_WIDTH`` is
+the longest prompt of the default config.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ COMMUTATIVE = frozenset({"+", "*"})
 NAMES = "abcdefghijklmnopqrstuvwxyz"
 FILLER = "_"
 ANSWER_MARK = "####"
+PROMPT_END = FILLER  # one "_" ends every prompt
 STYLES: tuple[str, ...] = ("step1", "step2", "bare")
 ORDERS: tuple[str, ...] = ("prompt", "dfs", "random")
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -100,8 +106,8 @@ class TaskConfig:
             appear in, ``dfs`` depth-first per target, ``random`` a uniformly random valid order).
         test_fraction: share of the canonical-problem space reserved for the test split
             (by canonical hash), so train and test never share a problem whatever the seeds.
-        align: where the statement sits in the fixed-width prompt: ``left`` (filler after it) or
-            ``right`` (filler before it, so it ends at a fixed distance from the completion).
+        names: ``ordered`` names the quantities a, b, c, ... in statement order (so the
+            statement order is the alphabetical one); ``random`` draws distinct random letters.
     """
 
     modulus: int = 23
@@ -114,7 +120,7 @@ class TaskConfig:
     styles: tuple[tuple[str, float], ...] = (("step1", 0.60), ("step2", 0.25), ("bare", 0.15))
     orders: tuple[tuple[str, float], ...] = (("prompt", 0.80), ("dfs", 0.15), ("random", 0.05))
     test_fraction: float = 0.1
-    align: str = "left"
+    names: str = "ordered"
 
     def __post_init__(self) -> None:
         p = self.modulus
@@ -129,8 +135,8 @@ class TaskConfig:
         if not 1 <= self.max_ops or self.max_ops + self.max_leaves > len(NAMES):
             raise InputError(f"need 1 <= max_ops and max_ops + max_leaves <= {len(NAMES)}, got "
                              f"max_ops={self.max_ops}, max_leaves={self.max_leaves}", field="max_ops")
-        if self.align not in ("left", "right"):
-            raise InputError(f"align must be 'left' or 'right', got {self.align!r}", field="align")
+        if self.names not in ("ordered", "random"):
+            raise InputError(f"names must be 'ordered' or 'random', got {self.names!r}", field="names")
         if not 0.0 < self.test_fraction < 1.0:
             raise InputError(f"test_fraction must be in (0, 1), got {self.test_fraction}", field="test_fraction")
         object.__setattr__(self, "contexts", _weights(self.contexts, "contexts", CONTEXTS))
@@ -358,9 +364,19 @@ def generate_graph(config: TaskConfig, difficulty: int, rng: random.Random) -> G
         order = _random_topo(nodes, rng)
         leaves = [(nm, rng.randrange(p)) for nm in leaf_names]
         rng.shuffle(leaves)
-        return Graph(modulus=p, leaves=tuple(leaves), nodes=tuple(nodes[x] for x in order),
-                     targets=tuple(op_names[r] for r in roots))
+        g = Graph(modulus=p, leaves=tuple(leaves), nodes=tuple(nodes[x] for x in order),
+                  targets=tuple(op_names[r] for r in roots))
+        return _rename_in_order(g) if config.names == "ordered" else g
     raise RuntimeError("could not draw a valid graph in 1000 tries")  # pragma: no cover - needs tiny max_leaves
+
+
+def _rename_in_order(g: Graph) -> Graph:
+    """Rename quantities a, b, c, ... in statement order (leaves first)."""
+    order = [n for n, _ in g.leaves] + [n.name for n in g.nodes]
+    new = {old: NAMES[i] for i, old in enumerate(order)}
+    return Graph(g.modulus, tuple((new[n], v) for n, v in g.leaves),
+                 tuple(Node(new[n.name], n.op, new[n.left], new[n.right]) for n in g.nodes),
+                 tuple(new[t] for t in g.targets))
 
 
 def _random_topo(nodes: Mapping[str, Node], rng: random.Random) -> list[str]:
@@ -404,8 +420,8 @@ def render_statement(graph: Graph, context: str) -> str:
 
 
 def prompt_width(config: TaskConfig) -> int:
-    """Token width of every prompt under ``config``: the longest statement any context can produce
-    (``max_leaves`` leaves, ``max_ops`` operations, ``max_targets`` targets) plus one filler token."""
+    """Longest prompt under ``config``, in tokens: the longest statement any context can produce
+    (``max_leaves`` leaves, ``max_ops`` operations, ``max_targets`` targets) plus ``_``."""
     n_leaves, t = config.max_leaves, min(config.max_targets, config.max_ops)
     leaves = tuple((NAMES[i], config.modulus - 1) for i in range(n_leaves))
     ops = [Node(NAMES[n_leaves + i], "-", NAMES[0], NAMES[1]) for i in range(config.max_ops)]
@@ -413,19 +429,9 @@ def prompt_width(config: TaskConfig) -> int:
     return max(len(split_tokens(render_statement(g, c))) for c in CONTEXTS) + 1
 
 
-def render_prompt(graph: Graph, context: str, width: int, align: str = "left") -> str:
-    """Statement filled with ``_`` to exactly ``width`` tokens, always ending in one ``_``.
-
-    ``left``: the statement starts at position 0, filler after it. ``right``: filler first, so
-    the statement ends just before the completion at a fixed distance.
-    """
-    s = render_statement(graph, context)
-    n = len(split_tokens(s))
-    if n >= width:
-        raise InputError(f"statement has {n} tokens, prompt width is {width}", field="prompt")
-    if align == "right":
-        return FILLER * (width - n - 1) + s + FILLER
-    return s + FILLER * (width - n)
+def render_prompt(graph: Graph, context: str) -> str:
+    """The prompt: statement in the context's template, then the end-of-prompt token ``_``."""
+    return render_statement(graph, context) + PROMPT_END
 
 
 DEFAULT_CONFIG = TaskConfig()
@@ -433,13 +439,13 @@ PROMPT_WIDTH = prompt_width(DEFAULT_CONFIG)
 
 
 def prompt_text(problem: Problem) -> str:
-    """Exactly the text the model sees before its completion: ``problem.prompt``, which for
-    sandbox problems is already left-aligned and filled to the config's fixed token width."""
+    """Exactly the text the model sees before its completion: ``problem.prompt`` (the statement and
+    the end-of-prompt token ``_``; no template, no special tokens)."""
     if problem.verifier != "synthetic":
         raise InputError(f"problem {problem.id!r} is not a sandbox problem (verifier={problem.verifier!r})",
                          field="verifier")
-    if not problem.prompt.endswith(FILLER):
-        raise InputError(f"problem {problem.id!r}: sandbox prompts end with filler '{FILLER}'", field="prompt")
+    if not problem.prompt.endswith(PROMPT_END):
+        raise InputError(f"problem {problem.id!r}: sandbox prompts end with '{PROMPT_END}'", field="prompt")
     return problem.prompt
 
 
@@ -543,7 +549,7 @@ def make_problem(graph: Graph, config: TaskConfig, context: str, split: str, pid
     """Wrap a graph as an ``rlbound.types.Problem`` (verifier ``synthetic``)."""
     return Problem(
         id=pid,
-        prompt=render_prompt(graph, context, prompt_width(config), config.align),
+        prompt=render_prompt(graph, context),
         reference=graph.to_json(),
         verifier="synthetic",
         metadata={"difficulty": graph.difficulty, "context": context, "split": split,
@@ -629,8 +635,7 @@ class Example:
 def training_examples(config: TaskConfig, rng: random.Random, count: int) -> Iterator[Example]:
     """``count`` train-split examples: difficulty, context, style and order drawn from the config's
     mixtures (the pretraining data mix)."""
-    width = prompt_width(config)
     for _ in range(count):
         g = draw_graph(config, "train", rng)
         ctx, style, order = _pick(config.contexts, rng), _pick(config.styles, rng), _pick(config.orders, rng)
-        yield Example(render_prompt(g, ctx, width, config.align), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)
+        yield Example(render_prompt(g, ctx), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)
