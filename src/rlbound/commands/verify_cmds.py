@@ -55,35 +55,18 @@ def _print_summary(counts: dict[str, int], seconds: float) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from rlbound.data.store import RunStore
-    from rlbound.verify.runner import verify_items
+    from rlbound.verify.run import verify_run
 
     store = RunStore.open(args.run_dir)
-    problems = {p.id: p for p in store.problems()}
-    pending = store.unverified()
     if args.verifier:
         _check_verifier(args.verifier)
-    if not pending:
+    if not store.unverified():
         print(f"{store.path}: every sample already has a verdict")
         return 0
-    by_verifier: dict[str, list] = {}
-    for s in pending:
-        p = problems[s.problem_id]
-        by_verifier.setdefault(args.verifier or p.verifier, []).append(((s.problem_id, s.sample_index), p, s.text or ""))
-    counts: dict[str, int] = {}
     t0 = time.time()
-    for name, items in by_verifier.items():
-        _check_verifier(name)
-        buf: list = []
-        last = time.time()
-        for (pid, idx), verdict in verify_items(name, items, workers=args.workers, timeout_s=args.timeout):
-            buf.append((pid, idx, verdict))
-            counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
-            if len(buf) >= args.chunk_rows or time.time() - last > CHUNK_SECONDS:
-                store.add_verdicts(buf)
-                buf, last = [], time.time()
-        if buf:
-            store.add_verdicts(buf)
-    _print_summary(counts, time.time() - t0)
+    counts = verify_run(store, verifier=args.verifier, workers=args.workers, timeout_s=args.timeout,
+                        chunk_rows=args.chunk_rows)
+    _print_summary(dict(counts), time.time() - t0)
     return 0
 
 
