@@ -1,8 +1,9 @@
 """Tokens/s of the ``hf`` backend against ``model.generate(do_sample=True)`` on the same tiny model.
 
 The model is a random-initialised Llama of about 0.8M parameters (vocab 40, hidden 128, 4 layers),
-the size of the sandbox's models. Both samplers decode the same batch of prompts (default 256 rows,
-16 prompt tokens) for exactly ``--new-tokens`` tokens: ``generate`` gets
+the size of the sandbox's models. Both samplers decode the same batch (default 256 rows = 16 prompts x 16
+samples, as a run samples n per problem; ``--samples-per-prompt 1`` makes all rows distinct; 16
+prompt tokens) for exactly ``--new-tokens`` tokens: ``generate`` gets
 ``min_new_tokens == max_new_tokens`` and the backend's EOS set is emptied, so neither stops early.
 Both use temperature 1.0 and top-p 0.95. Runs alternate between the two samplers; the best of
 ``--repeats`` is reported for each, by wall clock and by process CPU time (the latter is steadier on
@@ -55,6 +56,8 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--samples-per-prompt", type=int, default=16,
+                    help="rows sharing one prompt (a run samples n per problem); 1 = all prompts distinct")
     a = ap.parse_args()
 
     import torch
@@ -70,10 +73,13 @@ def main() -> None:
     tok, lm = backend.tokenizer, backend.lm
     # Fixed-width prompts (the sandbox's shape): prompt_len - 1 characters after BOS.
     chars = "0123456789+-*="
-    prompts = ["".join(chars[(i * 7 + j * 3) % len(chars)] for j in range(a.prompt_len - 1)) for i in range(a.batch)]
-    params = SamplingParams(n=1, temperature=1.0, top_p=0.95, max_new_tokens=a.new_tokens)
-    seeds = [[i] for i in range(a.batch)]
-    enc = tok(prompts, return_tensors="pt")
+    k = a.samples_per_prompt
+    assert a.batch % k == 0, "batch must be a multiple of --samples-per-prompt"
+    prompts = ["".join(chars[(i * 7 + j * 3) % len(chars)] for j in range(a.prompt_len - 1))
+               for i in range(a.batch // k)]
+    params = SamplingParams(n=k, temperature=1.0, top_p=0.95, max_new_tokens=a.new_tokens)
+    seeds = [[i * k + j for j in range(k)] for i in range(len(prompts))]
+    enc = tok([p for p in prompts for _ in range(k)], return_tensors="pt")  # generate: one row per sample
     assert enc["input_ids"].shape == (a.batch, a.prompt_len)
 
     def run_ours() -> int:
@@ -97,7 +103,8 @@ def main() -> None:
     for _ in range(a.repeats):
         ours = [max(x, y) for x, y in zip(ours, timed(run_ours))]
         gen = [max(x, y) for x, y in zip(gen, timed(run_generate))]
-    print(f"sample_cpu: {n_params / 1e6:.2f}M-param Llama, batch {a.batch}, {a.prompt_len}+{a.new_tokens} tokens, "
+    print(f"sample_cpu: {n_params / 1e6:.2f}M-param Llama, batch {a.batch} ({len(prompts)} prompts x {k} samples), "
+          f"{a.prompt_len}+{a.new_tokens} tokens, "
           f"{a.threads} thread(s): hf backend {ours[0]:,.0f} tok/s, model.generate {gen[0]:,.0f} tok/s, "
           f"ratio {ours[0] / gen[0]:.2f}x (per CPU-second: {ours[1]:,.0f} vs {gen[1]:,.0f}, "
           f"{ours[1] / gen[1]:.2f}x; goal >= 2x)")

@@ -109,22 +109,32 @@ def row_keys(seeds: Sequence[int], device: torch.device | str = "cpu") -> torch.
     return splitmix64(t + _GOLDEN)
 
 
-def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
-    """U[row, v] in (0, 1), float32 with 24 random bits, a pure function of (key, step, v).
+def uniform_noise(keys: torch.Tensor, step: int, vocab: int, steps: int = 1) -> torch.Tensor:
+    """U[row, (step), v] in (0, 1), float32 with 24 random bits, a pure function of (key, step, v).
 
-    Shapes: keys ``[rows]`` -> ``[rows, vocab]``.
+    Shapes: keys ``[rows]`` -> ``[rows, vocab]``; with ``steps > 1``, the noise of steps
+    ``step .. step + steps - 1`` at once, ``[rows, steps, vocab]``.
     """
-    k = splitmix64(keys + _s64((step + 1) * 0x9E3779B97F4A7C15))
-    tok = torch.arange(1, vocab + 1, dtype=torch.int64, device=keys.device) * _GOLDEN
-    z = splitmix64(k[:, None] ^ tok[None, :])
-    return (_srl(z, 40).to(torch.float32) + 0.5) * (1.0 / (1 << 24))
+    dev = keys.device
+    s = torch.arange(step + 1, step + steps + 1, dtype=torch.int64, device=dev) * _GOLDEN  # wraps mod 2**64
+    k = splitmix64(keys[:, None] + s[None, :])  # [rows, steps]
+    tok = torch.arange(1, vocab + 1, dtype=torch.int64, device=dev) * _GOLDEN
+    z = splitmix64(k[:, :, None] ^ tok[None, None, :])
+    u = (_srl(z, 40).to(torch.float32) + 0.5) * (1.0 / (1 << 24))
+    return u[:, 0] if steps == 1 else u
+
+
+def gumbel_noise(keys: torch.Tensor, step: int, vocab: int, steps: int = 1) -> torch.Tensor:
+    """Gumbel(0, 1) noise ``-log(-log U)`` with U from ``uniform_noise`` (same shapes)."""
+    return -torch.log(-torch.log(uniform_noise(keys, step, vocab, steps)))
 
 
 def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float, keys: torch.Tensor,
-                  step: int) -> torch.Tensor:
+                  step: int, gumbel: torch.Tensor | None = None) -> torch.Tensor:
     """Next token per row by Gumbel-max over the top-p nucleus; greedy when temperature is 0.
 
     Shapes: logits ``[rows, vocab]`` (float32), keys ``[rows]`` -> tokens ``[rows]`` int64.
+    ``gumbel`` is this step's precomputed ``gumbel_noise(keys, step, vocab)`` if at hand.
     """
     if temperature == 0:
         return logits.argmax(-1)
@@ -135,8 +145,9 @@ def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float, keys: 
         before = torch.cumsum(probs, dim=-1) - probs  # mass of strictly more likely tokens
         srt = srt.masked_fill(before >= top_p, float("-inf"))  # the top token always stays
         scores = torch.empty_like(scores).scatter_(-1, idx, srt)
-    u = uniform_noise(keys, step, scores.shape[-1])
-    return torch.argmax(scores - torch.log(-torch.log(u)), dim=-1)
+    if gumbel is None:
+        gumbel = gumbel_noise(keys, step, scores.shape[-1])
+    return torch.argmax(scores + gumbel, dim=-1)
 
 
 # ---- decoders --------------------------------------------------------------------------------
@@ -197,12 +208,17 @@ def _rms_norm(x: torch.Tensor, norm: Any) -> torch.Tensor:
 class _Layer:
     """One decoder layer's weights, with q/k/v and gate/up projections fused for small models."""
 
-    def __init__(self, layer: Any, fuse: bool, head_dim: int, interleave: bool) -> None:
+    def __init__(self, layer: Any, fuse: bool, head_dim: int, interleave: bool, scale: float) -> None:
         attn, mlp = layer.self_attn, layer.mlp
         self.ln1, self.ln2 = layer.input_layernorm, layer.post_attention_layernorm
         self.q_norm, self.k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
         self.o_proj, self.down_proj, self.act = attn.o_proj, mlp.down_proj, mlp.act_fn
         self.fused = fuse
+        # the attention scale folded into W_q (rotary embedding is linear, so it commutes);
+        # not with Qwen3's q_norm, which would undo it
+        self.q_scaled = fuse and self.q_norm is None
+        # decode steps add the o/down projections to the residual inside the GEMM (addmm)
+        self.addmm = fuse and attn.o_proj.bias is None and mlp.down_proj.bias is None
         if fuse:
             # q and k rows reordered within each head from (x_0..x_{d/2-1}, y_0..y_{d/2-1}) to
             # (x_0, y_0, x_1, y_1, ...): rotary embedding becomes one complex multiplication, and
@@ -217,10 +233,14 @@ class _Layer:
                 return idx.to(dev)
 
             q_idx, k_idx = rows(attn.q_proj), rows(attn.k_proj)
-            self.w_qkv = torch.cat([attn.q_proj.weight[q_idx], attn.k_proj.weight[k_idx], attn.v_proj.weight]).detach()
+            qs = scale if self.q_scaled else 1.0
+            self.w_qkv = torch.cat([attn.q_proj.weight[q_idx] * qs, attn.k_proj.weight[k_idx],
+                                    attn.v_proj.weight]).detach()
             projs = (attn.q_proj, attn.k_proj, attn.v_proj)
-            self.b_qkv = (torch.cat([attn.q_proj.bias[q_idx], attn.k_proj.bias[k_idx], attn.v_proj.bias]).detach()
+            self.b_qkv = (torch.cat([attn.q_proj.bias[q_idx] * qs, attn.k_proj.bias[k_idx], attn.v_proj.bias]).detach()
                           if all(m.bias is not None for m in projs) else None)
+            self.w_o_t = attn.o_proj.weight.detach().t()
+            self.w_down_t = mlp.down_proj.weight.detach().t()
             if self.q_norm is not None:
                 self.q_norm = _Norm(self.q_norm.weight[perm.to(dev)].detach(), _eps(self.q_norm))
                 self.k_norm = _Norm(self.k_norm.weight[perm.to(dev)].detach(), _eps(self.k_norm))
@@ -237,22 +257,36 @@ class _Layer:
             return torch.nn.functional.linear(h, self.w_qkv, self.b_qkv)
         return torch.cat([self.q_proj(h), self.k_proj(h), self.v_proj(h)], dim=-1)
 
-    def mlp(self, h: torch.Tensor) -> torch.Tensor:
+    def _gated(self, h: torch.Tensor) -> torch.Tensor:
         if self.fused:
             gate, up = torch.nn.functional.linear(h, self.w_gu, self.b_gu).chunk(2, dim=-1)
         else:
             gate, up = self.gate_proj(h), self.up_proj(h)
-        return self.down_proj(self.act(gate) * up)
+        return self.act(gate) * up
+
+    def mlp(self, h: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self._gated(h))
+
+    def add_attn_out(self, x: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+        """``x + o_proj(o)`` for 2-d ``x [B, hidden]``, ``o [B, heads * d]``."""
+        return torch.addmm(x, o, self.w_o_t) if self.addmm else x + self.o_proj(o)
+
+    def add_mlp(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + mlp(post_attention_layernorm(x))`` for 2-d ``x``."""
+        a = self._gated(_rms_norm(x, self.ln2))
+        return torch.addmm(x, a, self.w_down_t) if self.addmm else x + self.down_proj(a)
 
 
 class _StaticKVDecoder:
     """Decoder-only transformer forward with preallocated key/value buffers.
 
     Uses the weights of a Llama-family ``*ForCausalLM`` (q/k/v and gate/up fused into one matmul
-    each for models under 1B parameters); attention is recomputed here: prefill through SDPA,
-    decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view. Rotary tables come from the
-    model's own rotary module, once per batch. Keys are stored transposed,
+    each for models under 1B parameters); attention is recomputed here: prefill through SDPA (once
+    per distinct prompt), decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view. Rotary
+    tables come from the model's own rotary module, once per batch. Keys are stored transposed,
     ``[rows, kv_heads, head_dim, cap]``, so ``q @ K^T`` is a plain batched matmul over a view.
+    (Keeping the prompt part once per distinct prompt and attending to it group-wise was tried:
+    on CPU the extra gathers and matmul calls cost more than the cache reads they save.)
     """
 
     def __init__(self, model: Any) -> None:
@@ -266,9 +300,10 @@ class _StaticKVDecoder:
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
         # q/k in the interleaved rotary layout (see _Layer); complex float32 only
         self.interleaved = fuse and model.dtype == torch.float32 and self.head_dim % 2 == 0
-        self.layers = [_Layer(layer, fuse, self.head_dim, self.interleaved) for layer in inner.layers]
         self.groups = self.n_heads // self.n_kv
-        self.scale = getattr(inner.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
+        scale = getattr(inner.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
+        self.layers = [_Layer(layer, fuse, self.head_dim, self.interleaved, scale) for layer in inner.layers]
+        self.scales = [1.0 if layer.q_scaled else scale for layer in self.layers]  # left to apply to q.k
 
     def _qkv(self, layer: _Layer, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
         """Rotated q and k ``[..., heads + kv_heads, d]`` and v ``[..., kv_heads, d]`` of ``x [..., hidden]``."""
@@ -311,7 +346,7 @@ class _StaticKVDecoder:
             mask = mask[:, None]
         self.k_cache, self.v_cache = [], []
         rows = row_src.shape[0]
-        for layer in self.layers:
+        for layer, scale in zip(self.layers, self.scales):
             qk, v = self._qkv(layer, x, cos, sin)
             q, k, v = qk[:, :, :h].transpose(1, 2), qk[:, :, h:].transpose(1, 2), v.transpose(1, 2)
             kc = torch.empty(rows, hk, d, self.cap, dtype=k.dtype, device=dev)
@@ -323,7 +358,7 @@ class _StaticKVDecoder:
             if self.groups > 1:
                 k, v = k.repeat_interleave(self.groups, dim=1), v.repeat_interleave(self.groups, dim=1)
             o = torch.nn.functional.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=mask is None, scale=self.scale)
+                q, k, v, attn_mask=mask, is_causal=mask is None, scale=scale)
             x = x + layer.o_proj(o.transpose(1, 2).reshape(u, length, -1))
             x = x + layer.mlp(_rms_norm(x, layer.ln2))
         self.t = length
@@ -338,20 +373,26 @@ class _StaticKVDecoder:
         """Feed one token per row ``[B]``; returns logits ``[B, V]`` float32."""
         b, t = tokens.shape[0], self.t
         h, hk, d = self.n_heads, self.n_kv, self.head_dim
-        x = self.embed(tokens)  # [B, hidden]
+        x = torch.nn.functional.embedding(tokens, self.embed.weight)  # [B, hidden]
         cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]  # [B, 1, d]
+        fp32 = x.dtype == torch.float32
         for i, layer in enumerate(self.layers):
             qk, v = self._qkv(layer, x, cos, sin)  # [B, h + hk, d], [B, hk, d]
             kc, vc = self.k_cache[i], self.v_cache[i]
             kc[..., t] = qk[:, h:]
             vc[:, :, t] = v
-            s = torch.matmul(qk[:, :h].unflatten(1, (hk, self.groups)), kc[..., : t + 1]).float() * self.scale
+            s = torch.matmul(qk[:, :h].unflatten(1, (hk, self.groups)), kc[..., : t + 1])
+            if not fp32:
+                s = s.float()
+            if self.scales[i] != 1.0:
+                s = s * self.scales[i]
             if self.key_ok is not None:
                 s = s.masked_fill(~self.key_ok[:, None, None, : t + 1], float("-inf"))
-            p = torch.softmax(s, dim=-1).to(vc.dtype)  # [B, hk, groups, t + 1]
-            o = torch.matmul(p, vc[:, :, : t + 1]).reshape(b, h * d)
-            x = x + layer.o_proj(o)
-            x = x + layer.mlp(_rms_norm(x, layer.ln2))
+            p = torch.softmax(s, dim=-1)  # [B, hk, groups, t + 1]
+            if not fp32:
+                p = p.to(vc.dtype)
+            x = layer.add_attn_out(x, torch.matmul(p, vc[:, :, : t + 1]).reshape(b, h * d))
+            x = layer.add_mlp(x)
         self.t += 1
         self.pos = self.pos + 1
         return self.lm_head(_rms_norm(x, self.norm)).float()
@@ -560,8 +601,16 @@ class HFBackend:
         stop_cand = self._stop_candidates(params.stop) if params.stop else None
         window = 4 * max((len(s) for s in params.stop), default=0) + 2
 
+        vocab = logits.shape[-1]
+        block = max(1, min(16, (1 << 22) // max(1, n_rows * vocab)))  # steps of noise drawn at once
+        noise = None
         for step in range(max_new):
-            tok = choose_tokens(logits, params.temperature, params.top_p, keys, step)
+            if params.temperature > 0 and step % block == 0:
+                noise = gumbel_noise(keys, step, vocab, steps=min(block, max_new - step))
+                if noise.dim() == 2:
+                    noise = noise[:, None]
+            g = noise[:, step % block] if noise is not None else None
+            tok = choose_tokens(logits, params.temperature, params.top_p, keys, step, gumbel=g)
             out_tok[live, step] = tok
             if out_lp is not None:
                 out_lp[live, step] = torch.log_softmax(logits, -1).gather(1, tok[:, None])[:, 0]
@@ -585,6 +634,8 @@ class HFBackend:
                 idx = torch.nonzero(alive).flatten()
                 dec.keep(idx)
                 live, keys, tok, alive = live[idx], keys[idx], tok[idx], alive[idx]
+                if noise is not None:
+                    noise = noise[idx]
             logits = dec.step(tok)
 
         return self._finish(rows, encoded, out_tok, out_lp, n_gen, stopped, params)

@@ -33,7 +33,7 @@ PRESETS: dict[str, PretrainConfig] = {
     ),
     "toy": PretrainConfig(
         name="toy",
-        task=TaskConfig(modulus=5, max_ops=3, max_leaves=3, max_targets=1,
+        task=TaskConfig(modulus=5, max_ops=3, max_leaves=3, min_leaves=3, max_targets=1,
                         train_difficulty=((1, 1.0), (2, 1.0), (3, 1.0)), test_difficulty=((1, 1.0), (3, 1.0))),
         model=ModelSpec(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=96),
         steps=60, batch_size=16, lr=1e-2, warmup_steps=5, seed=0, pool_batches=4, checkpoint_every_s=5.0,

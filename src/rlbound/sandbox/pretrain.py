@@ -83,9 +83,10 @@ class PretrainConfig:
             raise InputError("steps, batch_size and pool_batches must be >= 1", field="steps")
         if self.dtype not in ("float32", "bfloat16"):
             raise InputError(f"dtype must be float32 or bfloat16, got {self.dtype!r}", field="dtype")
-        if self.model.max_positions < prompt_width(self.task) + 2 * self.task.max_ops * 6 + 16:
+        need = prompt_width(self.task) + 8 * self.task.max_ops + 2 * self.task.max_targets + 1
+        if self.model.max_positions < need:
             raise InputError(f"model.max_positions={self.model.max_positions} too small for the task's "
-                             f"longest prompt + completion", field="max_positions")
+                             f"longest prompt + completion ({need} tokens)", field="max_positions")
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -59,9 +59,9 @@ GRAPH_FORMAT_VERSION = 1
 # Surface templates. {n}: name, {v}: value, {l}/{r}: operand names, {o}: operator, {t}: targets.
 _WORD_OPS = {"+": " plus ", "-": " minus ", "*": " times "}
 CONTEXTS: dict[str, dict[str, str]] = {
-    "eq": {"leaf": "{n}={v}", "node": "{n}={l}{o}{r}", "question": "?{t}"},
-    "rev": {"leaf": "{v}>{n}", "node": "{l}{o}{r}>{n}", "question": "{t}?"},
-    "word": {"leaf": "{n} is {v}", "node": "{n} is {l}{w}{r}", "question": "find {t}"},
+    "eq": {"leaf": "{n}={v}", "node": "{n}={l}{o}{r}=?", "question": "?{t}"},
+    "rev": {"leaf": "{v}>{n}", "node": "{l}{o}{r}>{n}=?", "question": "{t}?"},
+    "word": {"leaf": "{n} is {v}", "node": "{n} is {l}{w}{r}=?", "question": "find {t}"},
 }
 WORD_TOKENS: tuple[str, ...] = (" is ", " plus ", " minus ", " times ", "find ")
 SYMBOL_TOKENS: tuple[str, ...] = (ANSWER_MARK, "=", "+", "-", "*", "(", ")", ",", ";", "?", ">", FILLER)
@@ -113,6 +113,7 @@ class TaskConfig:
     modulus: int = 23
     max_ops: int = 12
     max_leaves: int = 4
+    min_leaves: int = 4
     max_targets: int = 2
     contexts: tuple[tuple[str, float], ...] = (("eq", 0.6), ("rev", 0.2), ("word", 0.2))
     train_difficulty: tuple[tuple[int, float], ...] = tuple((d, 1.0) for d in range(1, 13))
@@ -121,6 +122,7 @@ class TaskConfig:
     orders: tuple[tuple[str, float], ...] = (("prompt", 0.80), ("dfs", 0.15), ("random", 0.05))
     test_fraction: float = 0.1
     names: str = "ordered"
+    layout: str = "fixed"
 
     def __post_init__(self) -> None:
         p = self.modulus
@@ -130,8 +132,11 @@ class TaskConfig:
             raise InputError(f"modulus must be at most 997 (one token per value), got {p}", field="modulus")
         if not 1 <= self.max_targets <= 4:
             raise InputError(f"max_targets must be in 1..4, got {self.max_targets}", field="max_targets")
-        if not 2 <= self.max_leaves <= 8:
-            raise InputError(f"max_leaves must be in 2..8, got {self.max_leaves}", field="max_leaves")
+        if not 2 <= self.min_leaves <= self.max_leaves <= 8:
+            raise InputError(f"need 2 <= min_leaves <= max_leaves <= 8, got {self.min_leaves}, {self.max_leaves}",
+                             field="max_leaves")
+        if self.layout not in ("fixed", "compact"):
+            raise InputError(f"layout must be 'fixed' or 'compact', got {self.layout!r}", field="layout")
         if not 1 <= self.max_ops or self.max_ops + self.max_leaves > len(NAMES):
             raise InputError(f"need 1 <= max_ops and max_ops + max_leaves <= {len(NAMES)}, got "
                              f"max_ops={self.max_ops}, max_leaves={self.max_leaves}", field="max_ops")
@@ -339,8 +344,9 @@ def generate_graph(config: TaskConfig, difficulty: int, rng: random.Random) -> G
             for parent, side in open_slots:
                 ops_children[parent][side] = ("leaf", leaf_slots)
                 leaf_slots += 1
-        n_leaves = min(leaf_slots, rng.randint(2, config.max_leaves))
-        fill = list(range(n_leaves)) + [rng.randrange(n_leaves) for _ in range(leaf_slots - n_leaves)]
+        n_leaves = rng.randint(config.min_leaves, config.max_leaves)
+        used = min(leaf_slots, n_leaves)
+        fill = rng.sample(range(n_leaves), used) + [rng.randrange(n_leaves) for _ in range(leaf_slots - used)]
         rng.shuffle(fill)
         names = rng.sample(NAMES, n_leaves + d)
         leaf_names, op_names = names[:n_leaves], names[n_leaves:]
@@ -429,9 +435,16 @@ def prompt_width(config: TaskConfig) -> int:
     return max(len(split_tokens(render_statement(g, c))) for c in CONTEXTS) + 1
 
 
-def render_prompt(graph: Graph, context: str) -> str:
-    """The prompt: statement in the context's template, then the end-of-prompt token ``_``."""
-    return render_statement(graph, context) + PROMPT_END
+def render_prompt(graph: Graph, context: str, width: int | None = None) -> str:
+    """The prompt: the statement in the context's template, then ``_`` (end of prompt), filled
+    with more ``_`` to exactly ``width`` tokens when ``width`` is given (fixed layout)."""
+    s = render_statement(graph, context) + PROMPT_END
+    if width is None:
+        return s
+    n = len(split_tokens(s))
+    if n > width:
+        raise InputError(f"prompt has {n} tokens, the fixed width is {width}", field="prompt")
+    return s + FILLER * (width - n)
 
 
 DEFAULT_CONFIG = TaskConfig()
@@ -549,7 +562,7 @@ def make_problem(graph: Graph, config: TaskConfig, context: str, split: str, pid
     """Wrap a graph as an ``rlbound.types.Problem`` (verifier ``synthetic``)."""
     return Problem(
         id=pid,
-        prompt=render_prompt(graph, context),
+        prompt=render_prompt(graph, context, prompt_width(config) if config.layout == "fixed" else None),
         reference=graph.to_json(),
         verifier="synthetic",
         metadata={"difficulty": graph.difficulty, "context": context, "split": split,
@@ -635,7 +648,8 @@ class Example:
 def training_examples(config: TaskConfig, rng: random.Random, count: int) -> Iterator[Example]:
     """``count`` train-split examples: difficulty, context, style and order drawn from the config's
     mixtures (the pretraining data mix)."""
+    width = prompt_width(config) if config.layout == "fixed" else None
     for _ in range(count):
         g = draw_graph(config, "train", rng)
         ctx, style, order = _pick(config.contexts, rng), _pick(config.styles, rng), _pick(config.orders, rng)
-        yield Example(render_prompt(g, ctx), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)
+        yield Example(render_prompt(g, ctx, width), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)

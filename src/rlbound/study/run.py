@@ -1,0 +1,260 @@
+"""The one-command sandbox study (``rlbound study``): Yue et al. 2025 end to end on a CPU.
+
+Stages, each resumable and each skipped when its output already exists for the same settings:
+
+1. data: held-out test problems of the sandbox task; base and teacher models (pretrained, or the
+   checkpoints shipped with the package when their recipe matches, unless ``from_scratch``).
+2. RL: GRPO (and, for the ``algorithms`` preset, the other algorithms and ablations) from the base.
+3. distillation: the teacher's verified traces fine-tune a copy of the base model.
+4. sampling: n responses per test problem from every model; the step-checking verifier grades them.
+5. perplexity: base's and the RL model's responses scored under the base model.
+6. report: report.html + metrics.json, findings.json, and the findings table on the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from rlbound.errors import InputError
+from rlbound.study.presets import StudyPreset
+
+
+def _say(msg: str) -> None:
+    print(f"[study {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cache_root() -> Path:
+    """Where pretrained sandbox models are cached across studies ($RLBOUND_CACHE or ~/.cache/rlbound)."""
+    import os
+
+    return Path(os.environ.get("RLBOUND_CACHE", Path.home() / ".cache" / "rlbound")).expanduser()
+
+
+def shipped_checkpoint(preset: str) -> Path | None:
+    """The package's shipped checkpoint of a sandbox preset, if any (see docs/sandbox.md)."""
+    path = Path(__file__).resolve().parents[1] / "sandbox" / "checkpoints" / preset
+    return path if (path / "sandbox_model.json").exists() else None
+
+
+def pretrained(preset: str, *, from_scratch: bool, progress: bool) -> Path:
+    """A finished sandbox model of ``preset``: cached, shipped (recipe hash checked) or pretrained now."""
+    from rlbound.sandbox.presets import get_preset
+    from rlbound.sandbox.pretrain import load_manifest, pretrain
+
+    cfg = get_preset(preset)
+    sha = cfg.recipe_sha256()
+    dest = cache_root() / "sandbox" / f"{preset}-{sha[:12]}{'-scratch' if from_scratch else ''}"
+    if (dest / "sandbox_model.json").exists():
+        _say(f"{preset}: cached model {dest}")
+        return dest
+    shipped = None if from_scratch else shipped_checkpoint(preset)
+    if shipped is not None and load_manifest(shipped).get("recipe_sha256") == sha:
+        _say(f"{preset}: using the shipped checkpoint (recipe {sha[:12]}; --from-scratch retrains)")
+        return shipped
+    _say(f"{preset}: pretraining from scratch into {dest}")
+    return pretrain(cfg, dest, progress=progress)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One model to sample: its label, model folder, temperature and, for checkpoints, step and training."""
+
+    label: str
+    model: Path
+    temperature: float
+    train_run: str | None = None
+    train_step: int | None = None
+
+
+def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool) -> Path:
+    from rlbound.data.store import RunStore
+    from rlbound.sampling import SampleConfig, run_sampling
+    from rlbound.verify.run import verify_run
+
+    out = runs_dir / spec.label
+    cfg = SampleConfig(model=str(spec.model), benchmark=str(test_file), out=str(out), backend="hf", n=p.n,
+                       temperature=spec.temperature, top_p=1.0, max_new_tokens=p.max_new_tokens, seed=p.seed,
+                       template="raw", batch_size=p.sample_batch_size)
+    _say(f"sampling {spec.label}: {p.test_problems} problems x n={p.n} at temperature {spec.temperature}")
+    store = run_sampling(cfg, progress=progress)
+    if spec.train_run is not None:
+        _mark_checkpoint(store, spec)
+    counts = verify_run(store, workers=0, progress=progress)
+    if counts:
+        _say(f"verified {spec.label}: {dict(counts)}")
+    return out
+
+
+def _mark_checkpoint(store, spec: RunSpec) -> None:
+    """Record train_run / train_step in the manifest so the report can plot over steps."""
+    man = store.manifest
+    if man.extra.get("train_step") == spec.train_step:
+        return
+    from rlbound.data.store import RunStore
+
+    extra = dict(man.extra, train_run=spec.train_run, train_step=spec.train_step)
+    RunStore.create(store.path, replace(man, extra=extra), store.problems())  # reopening merges `extra`
+
+
+def _settings_hash(cfg) -> str:
+    """Short hash of a config's settings (without ``out``): changed settings get a fresh folder."""
+    import hashlib
+
+    d = {k: v for k, v in asdict(cfg).items() if k != "out"}
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool) -> dict[str, list[tuple[int, Path]]]:
+    from rlbound.rl.trainer import TrainConfig, train
+
+    save_every = math.gcd(*p.rl_checkpoints)
+    variants: list[tuple[str, dict]] = [(algo, {"algo": algo}) for algo in p.algorithms]
+    if p.ablations:
+        variants += [("grpo_kl0.001", {"algo": "grpo", "kl": 0.001}),
+                     ("grpo_rollouts4x", {"algo": "grpo", "rollouts": 4 * p.rl_rollouts})]
+    out: dict[str, list[tuple[int, Path]]] = {}
+    for name, over in variants:
+        cfg = TrainConfig(model=str(base), out=str(work / "rl" / name), task="sandbox", steps=p.rl_steps,
+                          prompts_per_step=p.rl_prompts, rollouts=over.get("rollouts", p.rl_rollouts), lr=p.rl_lr,
+                          kl=over.get("kl", 0.0), temperature=p.rl_temperature, max_new_tokens=p.max_new_tokens,
+                          save_every=save_every, seed=p.seed, algo=over["algo"])
+        run_dir = work / "rl" / f"{name}-{_settings_hash(cfg)}"
+        cfg = replace(cfg, out=str(run_dir))
+        _say(f"RL {name}: {p.rl_steps} steps x {p.rl_prompts} prompts x {cfg.rollouts} rollouts, lr {p.rl_lr}")
+        train(cfg, progress=progress)
+        ckpts = []
+        for step in p.rl_checkpoints:
+            path = run_dir / "checkpoints" / f"step-{step}"
+            if not path.exists():
+                raise InputError(f"RL run {name} has no checkpoint at step {step}", path=str(path))
+            ckpts.append((step, path))
+        out[name] = ckpts
+    return out
+
+
+def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False, progress: bool = True) -> dict:
+    """Run (or resume) the whole study into ``out_dir``; returns the findings JSON (also written there)."""
+    import numpy as np
+
+    from rlbound.data.store import RunStore
+    from rlbound.perplexity import SIDE_FILE, score_run
+    from rlbound.report.build import build_report
+    from rlbound.rl.distill import DistillConfig, distill
+    from rlbound.sandbox.presets import get_preset
+    from rlbound.sandbox.tasks import generate_split, write_problems_jsonl
+    from rlbound.study import findings as F
+
+    t_start = time.time()
+    out = Path(out_dir)
+    work = out / "work"
+    runs_dir = out / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = {}
+
+    def stage(name: str, t0: float) -> None:
+        times[name] = round(time.time() - t0, 1)
+        _say(f"stage {name} done in {times[name]:.0f} s")
+
+    # 1. data and pretrained models
+    t0 = time.time()
+    test_file = work / "test.jsonl"
+    if not test_file.exists():
+        problems = generate_split(get_preset(p.base).task, "test", p.test_problems, p.test_seed)
+        write_problems_jsonl(problems, test_file)
+    base = pretrained(p.base, from_scratch=from_scratch, progress=progress)
+    teacher = pretrained(p.teacher, from_scratch=from_scratch, progress=progress)
+    stage("models", t0)
+
+    # 2. RL
+    t0 = time.time()
+    rl = _rl_runs(p, base, work, progress)
+    stage("rl", t0)
+
+    # 3. distillation
+    t0 = time.time()
+    dcfg = DistillConfig(teacher=str(teacher), student=str(base), out=str(work / "distill"), task="sandbox",
+                         prompts=p.distill_prompts, samples_per_prompt=p.distill_samples, epochs=p.distill_epochs,
+                         max_new_tokens=p.max_new_tokens, seed=p.seed)
+    dcfg = replace(dcfg, out=str(work / f"distill-{_settings_hash(dcfg)}"))
+    _say(f"distilling {p.teacher} into a copy of {p.base}: {p.distill_prompts} prompts x {p.distill_samples}")
+    distilled = distill(dcfg, progress=progress)
+    stage("distill", t0)
+
+    # 4. sampling + verification
+    t0 = time.time()
+    specs = [RunSpec("base", base, p.temperature)]
+    for name, ckpts in rl.items():
+        if name == "grpo":
+            specs += [RunSpec(f"grpo-step{s}", path, p.temperature, "grpo", s) for s, path in ckpts]
+        else:
+            specs.append(RunSpec(name, ckpts[-1][1], p.temperature))
+    specs.append(RunSpec("distilled", Path(distilled), p.temperature))
+    final_rl = f"grpo-step{p.rl_steps}"
+    if p.extra_temperature:
+        t2 = p.extra_temperature
+        specs += [RunSpec(f"base-T{t2}", base, t2), RunSpec(f"{final_rl}-T{t2}", rl["grpo"][-1][1], t2)]
+    run_paths = {s.label: _sample_and_verify(s, test_file, runs_dir, p, progress) for s in specs}
+    stage("sampling", t0)
+
+    # 5. perplexity under the base model
+    t0 = time.time()
+    for label in ("base", final_rl):
+        if not (run_paths[label] / SIDE_FILE).exists():
+            _say(f"perplexity of {label}'s responses under the base model")
+            score_run(run_paths[label], str(base), scorer_label="base", progress=progress)
+    stage("perplexity", t0)
+
+    # 6. findings and report
+    t0 = time.time()
+    counts = {lab: RunStore.open(path).counts() for lab, path in run_paths.items()}
+    k_big = p.n
+    ks = [k for k in (1 << e for e in range(12)) if k <= p.n]
+    ppl = {}
+    for label in ("base", final_rl):
+        import pyarrow.parquet as pq
+
+        ppl[label] = np.asarray(pq.read_table(run_paths[label] / SIDE_FILE)["perplexity"].to_numpy(), dtype=float)
+    found = [
+        F.crossing(counts["base"], counts[final_rl], k_big),
+        F.coverage(counts["base"], counts[final_rl]),
+        F.checkpoints([(s, counts[f"grpo-step{s}"]) for s in p.rl_checkpoints], k_big),
+        F.distillation(counts["base"], counts["distilled"], ks),
+        F.perplexity(ppl["base"], ppl[final_rl]),
+    ]
+    for label in ("base", final_rl):
+        found.append(F.cot_gap(label, counts[label], RunStore.open(run_paths[label]).counts("steps_correct"), k_big))
+    if p.extra_temperature:
+        t2 = p.extra_temperature
+        cross2 = F.crossing(counts[f"base-T{t2}"], counts[f"{final_rl}-T{t2}"], k_big)
+        found.append(replace(cross2, key=f"crossing_T{t2}", claim=f"at temperature {t2}: " + cross2.claim))
+    for name in rl:
+        if name != "grpo":
+            gap = F.crossing(counts["base"], counts[name], k_big)
+            found.append(replace(gap, key=f"crossing_{name}", claim=f"{name}: " + gap.claim))
+    labels = list(run_paths)
+    report = build_report([run_paths[lab] for lab in labels], labels=labels, base="base", out_dir=out / "report",
+                          progress=progress)
+    stage("report", t0)
+    times["total"] = round(time.time() - t_start, 1)
+    result = {"preset": asdict(p), "findings": F.to_json(found), "stage_seconds": times,
+              "report": str(report.html_path), "from_scratch": from_scratch}
+    tmp = out / ".findings.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    tmp.replace(out / "findings.json")
+    print()
+    print(f"rlbound study --preset {p.name}: {len(found)} findings ({times['total']:.0f} s)")
+    print(F.format_findings(found))
+    print(f"\nreport: {report.html_path}\nfindings: {out / 'findings.json'}")
+    return result
+
+
+def clean_outputs(out_dir: Path) -> None:
+    """Remove a study's derived outputs (runs, report), keeping trained models (used by tests)."""
+    for sub in ("runs", "report"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)

@@ -1,0 +1,53 @@
+"""`rlbound study --preset smoke`: every stage produces its output and the report builds (not the findings)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlbound.data.store import RunStore
+
+EXE = str(Path(sys.executable).parent / "rlbound")
+
+
+@pytest.mark.slow
+def test_smoke_study_end_to_end(tmp_path):
+    out = tmp_path / "study"
+    env = {"RLBOUND_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([EXE, "study", "--preset", "smoke", "--out", str(out)], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # stage 1: data + models
+    assert (out / "work" / "test.jsonl").exists()
+    assert list((tmp_path / "cache" / "sandbox").glob("toy-*/sandbox_model.json"))
+    # stage 2: RL checkpoints; stage 3: distillation
+    assert len(list((out / "work" / "rl").glob("grpo-*/checkpoints/step-*/config.json"))) >= 2
+    assert list((out / "work").glob("distill-*/traces.jsonl"))
+    # stage 4: every run sampled and verified, n=8 x 12 problems
+    labels = {p.name for p in (out / "runs").iterdir()}
+    assert {"base", "grpo-step1", "grpo-step2", "distilled"} <= labels
+    for label in labels:
+        ids, n, c = RunStore.open(out / "runs" / label).counts()
+        assert len(ids) == 12 and (n == 8).all()
+    steps = RunStore.open(out / "runs" / "grpo-step1").manifest.extra
+    assert steps["train_run"] == "grpo" and steps["train_step"] == 1
+    # stage 5: perplexity under the base model
+    assert (out / "runs" / "base" / "perplexity.parquet").exists()
+    assert (out / "runs" / "grpo-step2" / "perplexity.parquet").exists()
+    # stage 6: report and findings
+    html = (out / "report" / "report.html").read_text()
+    assert "<img" in html and (out / "report" / "metrics.json").exists()
+    found = json.loads((out / "findings.json").read_text())
+    keys = {f["key"] for f in found["findings"]}
+    assert {"crossing", "coverage", "checkpoints", "distillation", "perplexity", "cot_base"} <= keys
+    assert all(f["held"] in (True, False, None) for f in found["findings"])
+    assert "RL wins at k=1" in proc.stdout
+    # a second run reuses every stage's output
+    again = subprocess.run([EXE, "study", "--preset", "smoke", "--out", str(out)], capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert again.returncode == 0
+    assert "cached model" in again.stderr and "pretraining from scratch" not in again.stderr
