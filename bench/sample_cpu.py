@@ -1,13 +1,13 @@
 """Tokens/s of the ``hf`` backend against ``model.generate(do_sample=True)`` on the same tiny model.
 
-The model is a random-initialised Llama of about 0.8M parameters (vocab 40, hidden 128, 4 layers),
-the size of the sandbox's models. Both samplers decode the same batch (default 256 rows = 16 prompts x 16
-samples, as a run samples n per problem; ``--samples-per-prompt 1`` makes all rows distinct; 16
-prompt tokens) for exactly ``--new-tokens`` tokens: ``generate`` gets
-``min_new_tokens == max_new_tokens`` and the backend's EOS set is emptied, so neither stops early.
-Both use temperature 1.0 and top-p 0.95. Runs alternate between the two samplers; the best of
-``--repeats`` is reported for each, by wall clock and by process CPU time (the latter is steadier on
-a machine shared with other jobs). Goal: ratio >= 2.
+The model is a random-initialised Llama shaped like the sandbox's ``tiny`` preset (vocab 40,
+hidden 128, 3 layers, 4 heads, MLP 384: 0.65M parameters). Both samplers decode the same batch
+(default 256 rows = 16 prompts x 16 samples, as a run samples n per problem;
+``--samples-per-prompt 1`` makes all rows distinct) of 16-token prompts for exactly
+``--new-tokens`` tokens: ``generate`` gets ``min_new_tokens == max_new_tokens`` and the backend's
+EOS set is emptied, so neither stops early. Both use temperature 1.0 and top-p 0.95. Runs
+alternate between the two samplers; the best of ``--repeats`` is reported for each, by wall clock
+and by process CPU time (the latter is steadier on a machine shared with other jobs). Goal: >= 2x.
 
     .venv/bin/python bench/sample_cpu.py [--threads 1] [--batch 256] [--new-tokens 64]
 
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 
-def build_model(path: Path, hidden: int, layers: int) -> int:
+def build_model(path: Path, hidden: int, layers: int, intermediate: int) -> int:
     import torch
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -37,7 +37,7 @@ def build_model(path: Path, hidden: int, layers: int) -> int:
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                                   unk_token="<unk>")
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=int(2.7 * hidden),
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=intermediate,
                       num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
                       max_position_embeddings=512, bos_token_id=1, eos_token_id=2, pad_token_id=0)
     model = LlamaForCausalLM(cfg)
@@ -54,7 +54,8 @@ def main() -> None:
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--intermediate", type=int, default=384)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--samples-per-prompt", type=int, default=16,
                     help="rows sharing one prompt (a run samples n per problem); 1 = all prompts distinct")
@@ -67,7 +68,7 @@ def main() -> None:
     from rlbound.backends.hf import HFBackend, HFOptions
 
     with tempfile.TemporaryDirectory() as tmp:
-        n_params = build_model(Path(tmp), a.hidden, a.layers)
+        n_params = build_model(Path(tmp), a.hidden, a.layers, a.intermediate)
         backend = HFBackend(tmp, HFOptions(device="cpu", batch_size=a.batch, threads=a.threads))
     backend.eos_ids = []  # fixed length: never stop early
     tok, lm = backend.tokenizer, backend.lm

@@ -54,6 +54,13 @@ def make_tiny_model(path: str | Path, *, seed: int = 0, arch: str = "llama", hid
     elif arch == "qwen2":
         from transformers import Qwen2Config, Qwen2ForCausalLM
         model = Qwen2ForCausalLM(Qwen2Config(**common))
+    elif arch == "qwen3":  # q_norm / k_norm over the head dimension
+        from transformers import Qwen3Config, Qwen3ForCausalLM
+        model = Qwen3ForCausalLM(Qwen3Config(**common, head_dim=hidden // heads))
+        with torch.no_grad():  # non-trivial norm weights, so a wrong permutation would show
+            for layer in model.model.layers:
+                layer.self_attn.q_norm.weight.uniform_(0.5, 1.5)
+                layer.self_attn.k_norm.weight.uniform_(0.5, 1.5)
     elif arch == "gpt2":  # not on the fast path: exercises the generic DynamicCache decoder
         from transformers import GPT2Config, GPT2LMHeadModel
         model = GPT2LMHeadModel(GPT2Config(vocab_size=common["vocab_size"], n_embd=hidden, n_layer=layers,

@@ -82,7 +82,8 @@ def test_config_validation_names_the_field(tmp_path, kw, field):
 def test_load_config_toml_and_overrides(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('model = "m"\nbenchmark = "math500"\nout = "runs/a"\n'
-                    '[sample]\nmax-new-tokens = 64\nstop = ["</s>", "\\n\\n"]\nfield_map = {prompt = "q", reference = "a"}\n')
+                    '[sample]\nmax-new-tokens = 64\nstop = ["</s>", "\\n\\n"]\n'
+                    'field_map = {prompt = "q", reference = "a"}\n')
     cfg = load_config(path, {"n": 32, "temperature": None, "top-p": 0.9})
     assert (cfg.model, cfg.n, cfg.max_new_tokens, cfg.temperature, cfg.top_p) == ("m", 32, 64, 0.6, 0.9)
     assert cfg.stop == ("</s>", "\n\n") and cfg.field_map_dict() == {"prompt": "q", "reference": "a"}

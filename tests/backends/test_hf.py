@@ -159,16 +159,16 @@ def test_fast_path_matches_the_models_own_forward(tiny, backend):
     assert _texts(slow.generate(PROMPTS, params, seeds)) == _texts(backend.generate(PROMPTS, params, seeds))
 
 
-@pytest.mark.parametrize("arch", ["qwen2", "gpt2"])
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3", "gpt2"])
 def test_other_architectures(tmp_path, backend, arch):
     path = helpers.make_tiny_model(tmp_path / arch, arch=arch, seed=1)
     fast = HFBackend(str(path), HFOptions(device="cpu"))
-    assert fast.fast == (arch == "qwen2")
+    assert fast.fast == (arch != "gpt2")
     params = SamplingParams(temperature=1.0, max_new_tokens=20)
     seeds = [[1, 2], [3], [4]]
     out = fast.generate(PROMPTS[:3], params, seeds)
     assert [len(cs) for cs in out] == [2, 1, 1]
-    if arch == "qwen2":  # static-KV decoder (with q/k/v biases) == the model's own forward
+    if arch != "gpt2":  # static-KV decoder (q/k/v biases, q/k norms) == the model's own forward
         slow = HFBackend(str(path), HFOptions(device="cpu", fast_path=False))
         assert _texts(slow.generate(PROMPTS[:3], params, seeds)) == _texts(out)
 

@@ -140,6 +140,10 @@ class _Scripted(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
     def do_GET(self):
+        code = self.server.state.get("get_code", 200)
+        if code != 200:
+            self._json(code, {"error": {"message": "invalid api key"}})
+            return
         self._json(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
 
     def do_POST(self):
@@ -168,10 +172,11 @@ class _Scripted(BaseHTTPRequestHandler):
 def scripted():
     servers = []
 
-    def start(codes=(), default=200, delay=0.0):
+    def start(codes=(), default=200, delay=0.0, get_code=200):
         srv = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
         srv.daemon_threads = True
-        srv.state = {"codes": list(codes), "default": default, "delay": delay, "posts": 0, "bodies": [],
+        srv.state = {"codes": list(codes), "default": default, "delay": delay, "get_code": get_code,
+                     "posts": 0, "bodies": [],
                      "inflight": 0, "max_inflight": 0, "lock": threading.Lock()}
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         servers.append(srv)
@@ -223,3 +228,10 @@ def test_server_without_echo_cannot_score(scripted):
     with pytest.raises(InputError) as e:
         ob.score(["p"], ["q"])
     assert "prompt logprobs" in str(e.value)
+
+
+def test_rejected_api_key_is_reported_as_such(scripted):
+    url, _ = scripted(get_code=401)
+    with pytest.raises(InputError) as e:
+        OpenAIBackend("m", OpenAIOptions(base_url=url, backoff_s=0.01))
+    assert "HTTP 401" in str(e.value) and "invalid api key" in str(e.value) and "cannot reach" not in str(e.value)

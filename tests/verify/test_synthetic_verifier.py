@@ -186,3 +186,26 @@ def test_malformed_reference_is_an_error_not_a_wrong_answer():
     p = dataclasses.replace(PROBLEMS[0], reference='{"format":1}')
     v = V.verify(p, "####1")
     assert v.status is Status.ERROR and not v.correct
+
+
+def test_steps_that_show_operand_values_are_checked():
+    cfg = dataclasses.replace(CFG, operand_values=True)
+    rng = random.Random(3)
+    probs = generate_split(cfg, "test", 60, seed=2)
+    for p in probs:
+        g = graph(p)
+        for style in ("step1", "step2"):
+            v = V.verify(p, solution_text(g, style, rng.choice(ORDERS), rng, operand_values=True))
+            assert v.correct and v.steps_correct, v.detail
+    p = next(p for p in probs if p.metadata["difficulty"] >= 3)
+    g = graph(p)
+    text = solution_text(g, "step1", "prompt", rng, operand_values=True)
+    first = text.split(";")[0]  # e.g. e=c*d=22*5=18
+    name_part, shown, value = first.rsplit("=", 2)
+    n0 = g.nodes[0]
+    a, b = shown.split(n0.op, 1) if not shown.startswith("-") else (None, None)
+    bad = f"{name_part}={(int(a) + 1) % g.modulus}{n0.op}{b}={value}"
+    v = V.verify(p, text.replace(first, bad, 1))
+    assert v.steps_correct is False and "operand values" in v.detail
+    # the plain grammar is accepted for the same problem too
+    assert V.verify(p, solution_text(g, "step1", "prompt")).steps_correct is True

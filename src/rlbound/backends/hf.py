@@ -8,9 +8,12 @@ loop:
 * **Static KV cache, own attention** (``fast_path``, Llama / Qwen2 / Qwen3 / Mistral without a
   sliding window): key/value buffers of shape ``[rows, kv_heads, prompt_len + max_new_tokens,
   head_dim]`` are allocated once; each step writes one position and attends over a view. The
-  model's own modules (embeddings, projections, norms, MLPs, rotary embedding, LM head) are
-  reused, so weights and numerics are the model's. Other architectures go through the model's
-  ``forward`` with a ``DynamicCache`` (same sampling rule, slower).
+  model's weights and modules are used as they are, except that for models under 1B parameters
+  q/k/v and gate/up are fused into one matmul each, the attention scale is folded into W_q, the
+  o/down projections are added to the residual inside the GEMM and rotary embedding is one complex
+  product: the same function as the model's ``forward`` up to float rounding (tests: same sampled
+  texts as the model's own forward, greedy text equal to ``model.generate``). Other architectures
+  go through the model's ``forward`` with a ``DynamicCache`` (same sampling rule, slower).
 * **Shared prefill**: the ``n`` samples of a problem share one prompt; the prompt is encoded once
   and its keys/values copied to the sample rows.
 * **Finished rows leave the batch** once a quarter of the rows are done (the caches are compacted).
@@ -30,7 +33,7 @@ holds for the same hardware, dtype and prompt length; mixing prompt lengths in o
 or very different batch sizes can change logits in the last bits, which changes a token only when
 two perturbed scores tie to ~1e-7 -- the same caveat as any GPU engine.) Temperature 0 is greedy.
 Per-row ``torch.Generator`` objects would give the same independence at one RNG call per row and
-step; the hash costs a handful of elementwise ops on a ``[rows, vocab]`` tensor.
+step; the hash costs a handful of elementwise int64 ops, drawn for up to 16 steps at once.
 """
 
 from __future__ import annotations
@@ -168,7 +171,8 @@ def fast_path_supported(model: Any) -> bool:
     if cfg.model_type in ("qwen2", "qwen3") and getattr(cfg, "use_sliding_window", False):
         return False
     inner = getattr(model, "model", None)
-    return all(hasattr(inner, a) for a in ("embed_tokens", "layers", "norm", "rotary_emb")) and hasattr(model, "lm_head")
+    needed = ("embed_tokens", "layers", "norm", "rotary_emb")
+    return all(hasattr(inner, a) for a in needed) and hasattr(model, "lm_head")
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -283,10 +287,12 @@ class _StaticKVDecoder:
     Uses the weights of a Llama-family ``*ForCausalLM`` (q/k/v and gate/up fused into one matmul
     each for models under 1B parameters); attention is recomputed here: prefill through SDPA (once
     per distinct prompt), decode steps as ``softmax(q K^T / sqrt(d)) V`` over a cache view. Rotary
-    tables come from the model's own rotary module, once per batch. Keys are stored transposed,
-    ``[rows, kv_heads, head_dim, cap]``, so ``q @ K^T`` is a plain batched matmul over a view.
-    (Keeping the prompt part once per distinct prompt and attending to it group-wise was tried:
-    on CPU the extra gathers and matmul calls cost more than the cache reads they save.)
+    tables come from the model's own rotary module, once per batch. Caches are
+    ``[rows, kv_heads, cap, head_dim]`` with ``cap = prompt_len + max_new_tokens``; each step
+    writes one position in place and attends over the view ``[..., :t + 1, :]``.
+    Tried and dropped on CPU (no gain measured): keys stored transposed (cheaper ``q @ K^T``, but
+    a strided write per step), and the prompt part kept once per distinct prompt with group-wise
+    attention (the extra gathers and matmul calls cost as much as the cache reads they save).
     """
 
     def __init__(self, model: Any) -> None:
@@ -349,9 +355,9 @@ class _StaticKVDecoder:
         for layer, scale in zip(self.layers, self.scales):
             qk, v = self._qkv(layer, x, cos, sin)
             q, k, v = qk[:, :, :h].transpose(1, 2), qk[:, :, h:].transpose(1, 2), v.transpose(1, 2)
-            kc = torch.empty(rows, hk, d, self.cap, dtype=k.dtype, device=dev)
+            kc = torch.empty(rows, hk, self.cap, d, dtype=k.dtype, device=dev)
             vc = torch.empty(rows, hk, self.cap, d, dtype=v.dtype, device=dev)
-            kc[..., :length] = k.transpose(-1, -2)[row_src]
+            kc[:, :, :length] = k[row_src]
             vc[:, :, :length] = v[row_src]
             self.k_cache.append(kc)
             self.v_cache.append(vc)
@@ -379,9 +385,9 @@ class _StaticKVDecoder:
         for i, layer in enumerate(self.layers):
             qk, v = self._qkv(layer, x, cos, sin)  # [B, h + hk, d], [B, hk, d]
             kc, vc = self.k_cache[i], self.v_cache[i]
-            kc[..., t] = qk[:, h:]
+            kc[:, :, t] = qk[:, h:]
             vc[:, :, t] = v
-            s = torch.matmul(qk[:, :h].unflatten(1, (hk, self.groups)), kc[..., : t + 1])
+            s = torch.matmul(qk[:, :h].unflatten(1, (hk, self.groups)), kc[:, :, : t + 1].transpose(-1, -2))
             if not fp32:
                 s = s.float()
             if self.scales[i] != 1.0:
@@ -692,6 +698,15 @@ class HFBackend:
                     vals = logp[r, lp - 1: lp - 1 + lc].gather(1, tgt[:, None])[:, 0] if lc else logp.new_zeros(0)
                     out[i] = vals.double().cpu().numpy()
         return out  # type: ignore[return-value]
+
+    def describe(self) -> dict[str, Any]:
+        """For the manifest: library versions and how the model ran (pain point 4)."""
+        import transformers
+
+        return {"torch": torch.__version__, "transformers": transformers.__version__,
+                "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
+                "decoder": "static-kv" if self.fast else "transformers-dynamic-cache",
+                "sampler": "gumbel-max, splitmix64 counter noise (seed, step, token)"}
 
     def close(self) -> None:
         self.lm = None

@@ -63,7 +63,14 @@ class OpenAIOptions:
 
 
 class ServerError(InputError):
-    """The server answered with an error we do not retry (or kept failing after all retries)."""
+    """The server answered with an error we do not retry (or kept failing after all retries).
+
+    ``status`` is the last HTTP status, or None when no HTTP answer came (connection/timeout).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
 
 
 class OpenAIBackend:
@@ -101,7 +108,7 @@ class OpenAIBackend:
         data = json.dumps(body).encode("utf-8") if body is not None else None
         retries = self.options.max_retries if retries is None else retries
         timeout = self.options.timeout_s if timeout is None else timeout
-        last = ""
+        last, status = "", None
         for attempt in range(retries + 1):
             req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
             retry_after = None
@@ -119,25 +126,30 @@ class OpenAIBackend:
             except urllib.error.HTTPError as e:
                 detail = _error_text(e)
                 if e.code not in _RETRY_STATUS:
-                    raise ServerError(f"server at {url} answered HTTP {e.code}: {detail}", field="base_url") from None
-                last = f"HTTP {e.code}: {detail}"
+                    raise ServerError(f"server at {url} answered HTTP {e.code}: {detail}", status=e.code,
+                                      field="base_url") from None
+                last, status = f"HTTP {e.code}: {detail}", e.code
                 retry_after = _retry_after(e)
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
+                status = None
             if attempt < retries:
                 delay = min(self.options.backoff_max_s, self.options.backoff_s * (2 ** attempt))
                 delay = delay * random.uniform(0.5, 1.0)
                 time.sleep(max(delay, retry_after or 0.0))
-        raise ServerError(f"server at {url} failed after {retries + 1} attempts (last: {last})", field="base_url")
+        raise ServerError(f"server at {url} failed after {retries + 1} attempts (last: {last})", status=status,
+                          field="base_url")
 
     def _check_server(self) -> list[str]:
         """GET /models once (short timeout, few retries): unreachable -> InputError naming the URL."""
         try:
             out = self._request("GET", "/models", retries=1, timeout=min(10.0, self.options.timeout_s))
         except ServerError as e:
-            if "HTTP 404" in str(e):  # a server without /models: carry on
+            if e.status == 404:  # a server without /models: carry on
                 return []
+            if e.status is not None:  # it answered, but with an error (401: bad key, ...)
+                raise InputError(f"server at {self.base} refused GET /models: {e.message}", field="base_url") from None
             raise InputError(f"cannot reach an OpenAI-compatible server at {self.base} "
                              f"({str(e).split(' (last: ', 1)[-1].rstrip(')')})", field="base_url") from None
         models = [m.get("id") for m in out.get("data", []) if isinstance(m, dict)]
@@ -212,7 +224,7 @@ class OpenAIBackend:
         try:
             out = self._request("POST", "/completions", body)
         except ServerError as e:
-            if "HTTP 400" not in str(e):
+            if e.status != 400:
                 raise
             body["max_tokens"] = 1  # some servers refuse max_tokens=0; the generated token is ignored
             out = self._request("POST", "/completions", body)

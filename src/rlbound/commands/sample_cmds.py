@@ -29,6 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default=None, help="scorer label stored in the file (default: the model path)")
     p.set_defaults(func=cmd_perplexity)
 
+    from rlbound.serve import build_arg_parser, run
+
+    sv = sub.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API (/v1/completions)",
+                        description="A small OpenAI-compatible server (completions, chat, echo+logprobs scoring, "
+                        "per-request seeds) on top of the hf backend; for tests and for small models.")
+    build_arg_parser(sv)
+    sv.set_defaults(func=run)
+
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from rlbound.sampling import SampleConfig, load_config, run_sampling

@@ -123,6 +123,7 @@ class TaskConfig:
     test_fraction: float = 0.1
     names: str = "ordered"
     layout: str = "fixed"
+    operand_values: bool = False
 
     def __post_init__(self) -> None:
         p = self.modulus
@@ -417,11 +418,13 @@ def _token_pattern() -> str:
 _TOKEN_RE = re.compile(_token_pattern())
 
 
-def render_statement(graph: Graph, context: str) -> str:
-    """The problem statement in a surface template, without padding."""
+def render_statement(graph: Graph, context: str, operand_values: bool = False) -> str:
+    """The problem statement in a surface template, without padding. An operation statement ends
+    in ``=?`` (``=?*?=?`` with ``operand_values``), so that it is as long as its solution step."""
     tpl = CONTEXTS[context]
     parts = [tpl["leaf"].format(n=n, v=v) for n, v in graph.leaves]
-    parts += [tpl["node"].format(n=x.name, l=x.left, o=x.op, r=x.right, w=_WORD_OPS[x.op]) for x in graph.nodes]
+    parts += [tpl["node"].format(n=x.name, l=x.left, o=x.op, r=x.right, w=_WORD_OPS[x.op])
+              + (f"{x.op}?=?" if operand_values else "") for x in graph.nodes]
     return ",".join(parts) + ";" + tpl["question"].format(t=",".join(graph.targets))
 
 
@@ -432,13 +435,13 @@ def prompt_width(config: TaskConfig) -> int:
     leaves = tuple((NAMES[i], config.modulus - 1) for i in range(n_leaves))
     ops = [Node(NAMES[n_leaves + i], "-", NAMES[0], NAMES[1]) for i in range(config.max_ops)]
     g = Graph(config.modulus, leaves, tuple(ops), tuple(x.name for x in ops[-t:]))
-    return max(len(split_tokens(render_statement(g, c))) for c in CONTEXTS) + 1
+    return max(len(split_tokens(render_statement(g, c, config.operand_values))) for c in CONTEXTS) + 1
 
 
-def render_prompt(graph: Graph, context: str, width: int | None = None) -> str:
+def render_prompt(graph: Graph, context: str, width: int | None = None, operand_values: bool = False) -> str:
     """The prompt: the statement in the context's template, then ``_`` (end of prompt), filled
     with more ``_`` to exactly ``width`` tokens when ``width`` is given (fixed layout)."""
-    s = render_statement(graph, context) + PROMPT_END
+    s = render_statement(graph, context, operand_values) + PROMPT_END
     if width is None:
         return s
     n = len(split_tokens(s))
@@ -492,12 +495,15 @@ def step_order(graph: Graph, order: str, rng: random.Random) -> list[str]:
     raise InputError(f"unknown step order {order!r}; known: {', '.join(ORDERS)}", field="orders")
 
 
-def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.Random | None = None) -> str:
+def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.Random | None = None,
+                  operand_values: bool = False) -> str:
     """A gold completion (without end-of-sequence token).
 
     ``step1``: one step per operation in ``order``. ``step2``: walking ``order``, each operation
     absorbs one not-yet-absorbed operand that is itself an operation (and absorbs nothing), written
     in parentheses; the absorbed operation gets no step of its own. ``bare``: the answer only.
+    ``operand_values``: each step also writes its operands' values (``e=c*d=22*5=18;``; for a
+    parenthesised operand, the value of that inner operation).
     """
     rng = rng or random.Random(0)
     vals, nmap = graph.values(), graph.node_map()
@@ -529,7 +535,8 @@ def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.R
                 return f"({m.left}{m.op}{m.right})"
             return a
 
-        steps.append(f"{x}={operand(n.left)}{n.op}{operand(n.right)}={vals[x]};")
+        shown = f"={vals[n.left]}{n.op}{vals[n.right]}" if operand_values else ""
+        steps.append(f"{x}={operand(n.left)}{n.op}{operand(n.right)}{shown}={vals[x]};")
     return "".join(steps) + ans
 
 
@@ -562,7 +569,8 @@ def make_problem(graph: Graph, config: TaskConfig, context: str, split: str, pid
     """Wrap a graph as an ``rlbound.types.Problem`` (verifier ``synthetic``)."""
     return Problem(
         id=pid,
-        prompt=render_prompt(graph, context, prompt_width(config) if config.layout == "fixed" else None),
+        prompt=render_prompt(graph, context, prompt_width(config) if config.layout == "fixed" else None,
+                             config.operand_values),
         reference=graph.to_json(),
         verifier="synthetic",
         metadata={"difficulty": graph.difficulty, "context": context, "split": split,
@@ -652,4 +660,5 @@ def training_examples(config: TaskConfig, rng: random.Random, count: int) -> Ite
     for _ in range(count):
         g = draw_graph(config, "train", rng)
         ctx, style, order = _pick(config.contexts, rng), _pick(config.styles, rng), _pick(config.orders, rng)
-        yield Example(render_prompt(g, ctx, width), solution_text(g, style, order, rng), g.difficulty, ctx, style, order)
+        yield Example(render_prompt(g, ctx, width, config.operand_values),
+                      solution_text(g, style, order, rng, config.operand_values), g.difficulty, ctx, style, order)

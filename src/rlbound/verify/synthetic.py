@@ -9,8 +9,11 @@ The problem's ``reference`` is the serialised graph (``rlbound.sandbox.tasks.Gra
 response follows the solution grammar of ``rlbound.sandbox.tasks`` (whitespace is ignored)::
 
     completion := step* "####" VALUE ("," VALUE)*
-    step       := NAME "=" operand OP operand "=" VALUE ";"
+    step       := NAME "=" operand OP operand ["=" VALUE OP VALUE] "=" VALUE ";"
     operand    := NAME | "(" NAME OP NAME ")"                   (at most one "(...)" per step)
+
+The optional ``VALUE OP VALUE`` shows the operands' values (for a parenthesised operand, the value
+of that inner operation); when present it must repeat the operator and both values must be right.
 
 Verdict:
   * ``answer_correct``: the values after the last ``####`` equal the targets' values, in the
@@ -45,6 +48,7 @@ class _Step:
     op: str
     operands: tuple[str | tuple[str, str, str], str | tuple[str, str, str]]  # name or (left, op, right)
     value: int
+    shown: tuple[int, str, int] | None = None  # operand values as written, if any
 
 
 def _parse_step(text: str) -> _Step | None:
@@ -81,9 +85,17 @@ def _parse_step(text: str) -> _Step | None:
     if isinstance(x, tuple) and isinstance(y, tuple):
         return None  # at most two operations per step
     v = take()
-    if v is None or not v.isdigit() or pos != len(toks):
+    if v is None or not v.isdigit():
         return None
-    return _Step(lhs, op, (x, y), int(v))
+    shown = None
+    if pos < len(toks):
+        o2, w, eq, r = take(), take(), take(), take()
+        if o2 not in ("+", "-", "*") or w is None or not w.isdigit() or eq != "=" or r is None or not r.isdigit():
+            return None
+        shown, v = (int(v), o2, int(w)), r
+    if pos != len(toks):
+        return None
+    return _Step(lhs, op, (x, y), int(v), shown)
 
 
 class SyntheticVerifier:
@@ -177,6 +189,11 @@ class SyntheticVerifier:
                                f"{node.left}{node.op}{node.right}")
             for x in new:
                 known[x] = gold[x]
+            if st.shown is not None:
+                a, o, b = st.shown
+                if o != st.op or (a, b) != (known[names[0]], known[names[1]]):
+                    return False, (f"step {i}: operand values {a}{o}{b}, should be "
+                                   f"{known[names[0]]}{st.op}{known[names[1]]}")
             val = apply_op(node.op, known[names[0]], known[names[1]], p)
             if st.value != val:
                 return False, f"step {i}: {st.name} = {st.value}, should be {val}"
