@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.rlbound-installed
 TORCH  := torch==2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install test test-all demo smoke bench clean
+.PHONY: install test test-all demo smoke example bench clean
 
 install: $(STAMP)
 
@@ -27,9 +27,18 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The whole sandbox study (README: time and what it shows); rerunning reuses every finished stage.
 demo: $(STAMP)
-	$(BIN)/rlbound import ../shared/benchmarks/eval_rm_maj_example/math_cot_100.jsonl --out $(DEMO_OUT)/example_run
-	$(BIN)/rlbound passk $(DEMO_OUT)/example_run --plugin
+	$(BIN)/rlbound study --preset demo --out $(DEMO_OUT)
+
+# Toy-sized study: every stage, in well under a minute (CI runs it inside `make test`).
+smoke: $(STAMP)
+	$(BIN)/rlbound study --preset smoke --out $(DEMO_OUT)-smoke
+
+# pass@k and coverage on the 800 real graded responses of ../shared (no models needed).
+example: $(STAMP)
+	$(BIN)/rlbound import ../shared/benchmarks/eval_rm_maj_example/math_cot_100.jsonl --out $(DEMO_OUT)-example/run
+	$(BIN)/rlbound passk $(DEMO_OUT)-example/run --plugin
 
 bench: $(STAMP)
 	@for b in bench/*.py; do case $$b in bench/_*) continue;; esac; \

@@ -21,6 +21,16 @@ A run killed at any moment (even ``kill -9``) resumes from its newest checkpoint
 model, optimizer, RNG states and log; everything a step draws (prompts, sampling seeds, mini-batch
 order) is a pure function of (seed, step), so the resumed run repeats what the killed run would
 have done.
+
+Implementation notes. The policy is the ``hf`` backend's own model object, so every rollout samples
+the current weights; it stays in eval mode (no dropout, as verl's actor) and in float32 (AdamW on
+float32 weights; on a GPU too). Responses come back as text and are re-tokenised
+(``rlbound.rl.rollout.response_ids``: exact for the sandbox tokenizer; the share of rows where the
+token count differs is logged as ``retokenize_mismatch``). Forward passes encode each distinct
+prompt once and share its keys/values among the group's responses, and micro-batches are cut from
+rows sorted by response length; neither changes the gradient (tests check both). With
+``epochs = mini_batches = 1`` the rollout log-probs are the update's own (ratio exactly 1, clip
+fraction 0), as in on-policy GRPO; otherwise they come from a separate no-grad pass.
 """
 
 from __future__ import annotations

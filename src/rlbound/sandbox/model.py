@@ -12,12 +12,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ARCHES = ("llama",)
+ARCHES = ("llama", "gpt2")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Dimensions of a sandbox model (Llama architecture: RMSNorm, RoPE, SwiGLU, tied embeddings).
+    """Dimensions of a sandbox model.
+
+    ``arch="llama"``: RMSNorm, rotary positions, SwiGLU MLP (``intermediate_size`` wide).
+    ``arch="gpt2"``: LayerNorm, learned absolute positions, GELU MLP (``intermediate_size`` wide).
+    Both tie input and output embeddings and have no dropout.
 
     Attributes:
         hidden_size: d_model.
@@ -51,8 +55,21 @@ def build_model(spec: ModelSpec, tokenizer: Any, seed: int = 0) -> Any:
     weights.
     """
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
+    if spec.arch == "gpt2":
+        gcfg = GPT2Config(
+            vocab_size=len(tokenizer), n_positions=spec.max_positions, n_embd=spec.hidden_size,
+            n_layer=spec.num_layers, n_head=spec.num_heads, n_inner=spec.intermediate_size,
+            activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+            layer_norm_epsilon=1e-5, tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, attn_implementation="sdpa",
+        )
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(gcfg)
+        for k in ("pad_token_id", "eos_token_id", "bos_token_id"):
+            setattr(model.generation_config, k, getattr(tokenizer, k))
+        return model
     cfg = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=spec.hidden_size,
@@ -93,7 +110,8 @@ def train_flops_per_token(spec: ModelSpec, vocab_size: int, seq_len: float) -> f
     causal-halved) score and value products.
     """
     d, L, f = spec.hidden_size, spec.num_layers, spec.intermediate_size
-    n_matmul = L * (4 * d * d + 3 * d * f) + vocab_size * d
+    mlp = 2 * d * f if spec.arch == "gpt2" else 3 * d * f
+    n_matmul = L * (4 * d * d + mlp) + vocab_size * d
     return 6.0 * n_matmul + 12.0 * L * d * seq_len
 
 

@@ -123,6 +123,7 @@ class TaskConfig:
     test_fraction: float = 0.1
     names: str = "ordered"
     layout: str = "fixed"
+    inline_constants: bool = True
     operand_values: bool = False
 
     def __post_init__(self) -> None:
@@ -217,7 +218,7 @@ class Graph:
         """Value of every quantity, leaves and operations."""
         vals = dict(self.leaves)
         for n in self.nodes:
-            vals[n.name] = apply_op(n.op, vals[n.left], vals[n.right], self.modulus)
+            vals[n.name] = apply_op(n.op, operand_value(n.left, vals), operand_value(n.right, vals), self.modulus)
         return vals
 
     def answer(self) -> tuple[int, ...]:
@@ -256,8 +257,11 @@ class Graph:
             if n in seen or not 0 <= v < self.modulus:
                 raise ValueError(f"bad leaf {n}={v}")
             seen.add(n)
+        def ok(x: str) -> bool:
+            return x in seen or (x.isdigit() and str(int(x)) == x and int(x) < self.modulus)
+
         for n in self.nodes:
-            if n.name in seen or n.op not in OPS or n.left not in seen or n.right not in seen:
+            if n.name in seen or n.name.isdigit() or n.op not in OPS or not ok(n.left) or not ok(n.right):
                 raise ValueError(f"bad node {n.name}={n.left}{n.op}{n.right} (unknown operand or out of order)")
             seen.add(n.name)
         if not self.targets or any(t not in self.node_map() for t in self.targets):
@@ -272,6 +276,8 @@ class Graph:
         vals, nmap = dict(self.leaves), self.node_map()
 
         def expr(name: str) -> str:
+            if name.isdigit():
+                return name
             if name in vals and name not in nmap:
                 return str(vals[name])
             n = nmap[name]
@@ -285,6 +291,11 @@ class Graph:
     def canonical_hash(self) -> str:
         """sha256 hex digest of ``canonical()``."""
         return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+def operand_value(x: str, vals: Mapping[str, int]) -> int:
+    """Value of an operand: a constant written as digits, or a named quantity."""
+    return int(x) if x.isdigit() else vals[x]
 
 
 def apply_op(op: str, x: int, y: int, p: int) -> int:
@@ -352,9 +363,13 @@ def generate_graph(config: TaskConfig, difficulty: int, rng: random.Random) -> G
         names = rng.sample(NAMES, n_leaves + d)
         leaf_names, op_names = names[:n_leaves], names[n_leaves:]
 
+        consts = [str(rng.randrange(p)) for _ in range(leaf_slots)]
+
         def ref(slot: tuple[str, int]) -> str:
             kind, i = slot
-            return op_names[i] if kind == "op" else leaf_names[fill[i]]
+            if kind == "op":
+                return op_names[i]
+            return consts[i] if config.inline_constants else leaf_names[fill[i]]
 
         nodes = {op_names[k]: Node(op_names[k], rng.choice(OPS), ref(ch[0]), ref(ch[1]))
                  for k, ch in enumerate(ops_children)}
@@ -362,14 +377,14 @@ def generate_graph(config: TaskConfig, difficulty: int, rng: random.Random) -> G
         ok = True
         for n in nodes.values():
             sig = (n.op,) + ((tuple(sorted((n.left, n.right)))) if n.op in COMMUTATIVE else (n.left, n.right))
-            if n.left == n.right or sig in sigs:
+            if (n.left == n.right and not n.left.isdigit()) or sig in sigs:
                 ok = False
                 break
             sigs.add(sig)
         if not ok:
             continue
         order = _random_topo(nodes, rng)
-        leaves = [(nm, rng.randrange(p)) for nm in leaf_names]
+        leaves = [] if config.inline_constants else [(nm, rng.randrange(p)) for nm in leaf_names]
         rng.shuffle(leaves)
         g = Graph(modulus=p, leaves=tuple(leaves), nodes=tuple(nodes[x] for x in order),
                   targets=tuple(op_names[r] for r in roots))
@@ -381,8 +396,12 @@ def _rename_in_order(g: Graph) -> Graph:
     """Rename quantities a, b, c, ... in statement order (leaves first)."""
     order = [n for n, _ in g.leaves] + [n.name for n in g.nodes]
     new = {old: NAMES[i] for i, old in enumerate(order)}
+
+    def r(x: str) -> str:
+        return new.get(x, x)  # constants stay
+
     return Graph(g.modulus, tuple((new[n], v) for n, v in g.leaves),
-                 tuple(Node(new[n.name], n.op, new[n.left], new[n.right]) for n in g.nodes),
+                 tuple(Node(new[n.name], n.op, r(n.left), r(n.right)) for n in g.nodes),
                  tuple(new[t] for t in g.targets))
 
 
@@ -431,9 +450,10 @@ def render_statement(graph: Graph, context: str, operand_values: bool = False) -
 def prompt_width(config: TaskConfig) -> int:
     """Longest prompt under ``config``, in tokens: the longest statement any context can produce
     (``max_leaves`` leaves, ``max_ops`` operations, ``max_targets`` targets) plus ``_``."""
-    n_leaves, t = config.max_leaves, min(config.max_targets, config.max_ops)
+    n_leaves, t = (0 if config.inline_constants else config.max_leaves), min(config.max_targets, config.max_ops)
     leaves = tuple((NAMES[i], config.modulus - 1) for i in range(n_leaves))
-    ops = [Node(NAMES[n_leaves + i], "-", NAMES[0], NAMES[1]) for i in range(config.max_ops)]
+    c = str(config.modulus - 1)
+    ops = [Node(NAMES[n_leaves + i], "-", c, c) for i in range(config.max_ops)]
     g = Graph(config.modulus, leaves, tuple(ops), tuple(x.name for x in ops[-t:]))
     return max(len(split_tokens(render_statement(g, c, config.operand_values))) for c in CONTEXTS) + 1
 
@@ -535,7 +555,8 @@ def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.R
                 return f"({m.left}{m.op}{m.right})"
             return a
 
-        shown = f"={vals[n.left]}{n.op}{vals[n.right]}" if operand_values else ""
+        shown = (f"={operand_value(n.left, vals)}{n.op}{operand_value(n.right, vals)}"
+                 if operand_values else "")
         steps.append(f"{x}={operand(n.left)}{n.op}{operand(n.right)}{shown}={vals[x]};")
     return "".join(steps) + ans
 

@@ -67,14 +67,20 @@ def _parse_step(text: str) -> _Step | None:
         t = take()
         return t if t is not None and len(t) == 1 and t.isalpha() else None
 
+    def atom() -> str | None:  # a name or a constant (canonical digits)
+        t = take()
+        if t is not None and t.isdigit():
+            return str(int(t))
+        return t if t is not None and len(t) == 1 and t.isalpha() else None
+
     def operand() -> str | tuple[str, str, str] | None:
         if pos < len(toks) and toks[pos] == "(":
             take()
-            a, o, b = name(), take(), name()
+            a, o, b = atom(), take(), atom()
             if a is None or o not in ("+", "-", "*") or b is None or take() != ")":
                 return None
             return (a, o, b)
-        return name()
+        return atom()
 
     lhs = name()
     if lhs is None or take() != "=":
@@ -106,7 +112,7 @@ class SyntheticVerifier:
 
     def verify(self, problem: Problem, response: str) -> Verdict:
         """Grade ``response`` against the graph in ``problem.reference`` (module docstring for the rules)."""
-        from rlbound.sandbox.tasks import Graph, apply_op
+        from rlbound.sandbox.tasks import Graph, apply_op, operand_value
 
         def verdict(status: Status, extracted: str | None, detail: str, ans: bool, steps: bool) -> Verdict:
             return Verdict(correct=status is Status.CORRECT, status=status, extracted=extracted, detail=detail,
@@ -128,7 +134,7 @@ class SyntheticVerifier:
         gold = graph.answer()
         got = tuple(int(a) for a in ans_text.split(","))
         answer_ok = got == gold
-        steps_ok, why = self._check_steps(graph, body, apply_op)
+        steps_ok, why = self._check_steps(graph, body, apply_op, operand_value)
         if answer_ok:
             detail = "answer and all steps correct" if steps_ok else f"answer correct; steps: {why}"
         else:
@@ -136,7 +142,7 @@ class SyntheticVerifier:
         return verdict(Status.CORRECT if answer_ok else Status.WRONG, ans_text, detail, answer_ok, steps_ok)
 
     @staticmethod
-    def _check_steps(graph, body: str, apply_op) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    def _check_steps(graph, body: str, apply_op, operand_value) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
         """(all steps right, reason of the first failure)."""
         if "####" in body:
             return False, "more than one '####'"
@@ -175,12 +181,12 @@ class SyntheticVerifier:
                     if inner.name in known or inner.name in new:
                         return False, f"step {i}: ({a}{o}{b}) = {inner.name} computed twice"
                     for x in (a, b):
-                        if x not in known:
+                        if not x.isdigit() and x not in known:
                             return False, f"step {i}: {x} used before it is computed"
                     names.append(inner.name)
                     new.append(inner.name)
                 else:
-                    if opd not in known:
+                    if not opd.isdigit() and opd not in known:
                         what = "used before it is computed" if opd in nmap else "not in the problem"
                         return False, f"step {i}: {opd} {what}"
                     names.append(opd)
@@ -189,12 +195,12 @@ class SyntheticVerifier:
                                f"{node.left}{node.op}{node.right}")
             for x in new:
                 known[x] = gold[x]
+            x0, x1 = operand_value(names[0], known), operand_value(names[1], known)
             if st.shown is not None:
                 a, o, b = st.shown
-                if o != st.op or (a, b) != (known[names[0]], known[names[1]]):
-                    return False, (f"step {i}: operand values {a}{o}{b}, should be "
-                                   f"{known[names[0]]}{st.op}{known[names[1]]}")
-            val = apply_op(node.op, known[names[0]], known[names[1]], p)
+                if o != st.op or (a, b) != (x0, x1):
+                    return False, f"step {i}: operand values {a}{o}{b}, should be {x0}{st.op}{x1}"
+            val = apply_op(node.op, x0, x1, p)
             if st.value != val:
                 return False, f"step {i}: {st.name} = {st.value}, should be {val}"
             known[st.name] = val
