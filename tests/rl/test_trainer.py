@@ -192,6 +192,22 @@ def test_dapo_drops_groups_whose_rewards_all_agree(model_dir: Path, tmp_path: Pa
     assert rec["groups_sampled"] > rec["groups"]  # constant groups were dropped and more prompts drawn
 
 
+def test_jsonl_task_and_held_out_evaluation(model_dir: Path, tmp_path: Path) -> None:
+    from rlbound.sandbox.tasks import generate_split, write_problems_jsonl
+
+    write_problems_jsonl(generate_split(tp.TOY_TASK, "train", 3, seed=0), tmp_path / "train.jsonl")
+    write_problems_jsonl(generate_split(tp.TOY_TASK, "test", 2, seed=0), tmp_path / "test.jsonl")
+    cfg = _cfg(model_dir, tmp_path / "out", task=str(tmp_path / "train.jsonl"), steps=2, prompts_per_step=2,
+               eval_problems=2, eval_samples=3, eval_task=str(tmp_path / "test.jsonl"))
+    train(cfg, progress=False, reward_fn=tp.digit_reward)
+    recs = ckpt.JsonlLog(tmp_path / "out" / "log.jsonl").records()
+    assert [(r["kind"], r["step"]) for r in recs] == [("eval", 0), ("train", 1), ("train", 2), ("eval", 2)]
+    assert recs[0]["problems"] == 2 and recs[0]["n"] == 3 and 0.0 <= recs[0]["pass1"] <= recs[0]["passn"] <= 1.0
+    with pytest.raises(InputError):  # a JSONL task has no built-in held-out split
+        train(_cfg(model_dir, tmp_path / "o2", task=str(tmp_path / "train.jsonl"), eval_problems=2),
+              progress=False, reward_fn=tp.digit_reward)
+
+
 def test_resolve_preset_overrides(tmp_path: Path) -> None:
     p = resolve_preset(TrainConfig(model="m", out="o", algo="grpo", kl=0.0, rollouts=8))
     assert p.kl_coef == 0 and not p.kl_in_loss and p.rollouts_per_prompt == 8

@@ -1,7 +1,7 @@
 """Test helpers for the RL trainer and distillation, and a real training process for the kill -9 test.
 
 ``make_model(dir, seed)`` saves a random-initialised sandbox Llama (2 layers, width 32) with the
-sandbox tokenizer of the small ``TOY_TASK`` (modulus 5, one target, prompts of up to 33 tokens) and a
+sandbox tokenizer of the sandbox's small test task (``TOY_TASK``, the ``toy`` preset's) and a
 ``sandbox_model.json`` naming that task, so the trainer draws toy problems. A random model almost
 never solves a problem, so the tests reward something it does by chance: ``digit_reward`` (the
 response starts with a digit) gives groups with mixed rewards, hence non-zero GRPO advantages.
@@ -18,10 +18,9 @@ import json
 import time
 from pathlib import Path
 
-from rlbound.sandbox.tasks import TaskConfig
+from rlbound.sandbox.presets import get_preset
 
-TOY_TASK = TaskConfig(modulus=5, max_ops=3, max_leaves=3, max_targets=1,
-                      train_difficulty=((1, 1.0), (2, 1.0), (3, 1.0)), test_difficulty=((1, 1.0), (3, 1.0)))
+TOY_TASK = get_preset("toy").task  # the sandbox's small test task
 
 
 def make_model(path: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:

@@ -67,16 +67,23 @@ def test_wrong_step_value_is_caught_even_with_right_answer():
 
 
 def test_wrong_parent_is_caught():
-    p = hard_problem()
+    p = hard_problem(6)
     g = graph(p)
     steps, ans = _steps(solution_text(g, "step1"))
-    n0 = g.nodes[0]
-    other = next(name for name, _ in g.leaves if name not in (n0.left, n0.right))
-    value = steps[0].rpartition("=")[2]
-    steps[0] = f"{n0.name}={n0.left}{n0.op}{other}={value}"
+    # a step whose operand is an earlier quantity gets another earlier quantity instead
+    k, node = next((k, n) for k, n in enumerate(g.nodes) if n.right.isalpha() and k >= 2)
+    other = next(m.name for m in g.nodes[:k] if m.name not in (node.left, node.right))
+    value = steps[k].rpartition("=")[2]
+    steps[k] = f"{node.name}={node.left}{node.op}{other}={value}"
     v = V.verify(p, _join(steps, ans))
     assert v.steps_correct is False and v.answer_correct is True
-    assert "the problem says" in v.detail
+    assert f"step {k + 1}" in v.detail and "the problem says" in v.detail
+    # a wrong constant operand is a wrong parent too
+    steps, ans = _steps(solution_text(g, "step1"))
+    n0 = g.nodes[0]
+    c = str((int(n0.right) + 1) % g.modulus)
+    steps[0] = f"{n0.name}={n0.left}{n0.op}{c}={steps[0].rpartition('=')[2]}"
+    assert V.verify(p, _join(steps, ans)).steps_correct is False
 
 
 def test_wrong_operator_is_caught():
@@ -119,10 +126,20 @@ def test_duplicate_and_out_of_order_steps_are_caught():
     steps, ans = _steps(solution_text(graph(p), "step1"))
     assert V.verify(p, _join(steps + steps[:1], ans)).steps_correct is False
     assert "twice" in V.verify(p, _join(steps + steps[:1], ans)).detail
-    g = graph(p)
-    # a step may not define a given quantity
+    # a step may not define a given quantity (named-leaf variant of the task)
+    cfg = dataclasses.replace(CFG, inline_constants=False)
+    q = generate_split(cfg, "test", 5, seed=1)[-1]
+    g = graph(q)
     leaf, val = g.leaves[0]
-    assert V.verify(p, _join([f"{leaf}={leaf}+{leaf}={val}"] + steps, ans)).steps_correct is False
+    qsteps, qans = _steps(solution_text(g, "step1"))
+    assert V.verify(q, _join(qsteps, qans)).steps_correct is True
+    v = V.verify(q, _join([f"{leaf}={leaf}+{leaf}={val}"] + qsteps, qans))
+    assert v.steps_correct is False and "given quantity" in v.detail
+    # steps in an invalid order: a quantity used before its step
+    k = next(k for k, n in enumerate(graph(p).nodes) if n.left.isalpha() or n.right.isalpha())
+    swapped = steps[:]
+    swapped.insert(0, swapped.pop(k))
+    assert "before it is computed" in V.verify(p, _join(swapped, ans)).detail
 
 
 def test_compound_step_with_wrong_inner_operation_is_caught():

@@ -472,7 +472,7 @@ def evaluate(model_dir: str | Path, *, difficulties: list[int] | None = None, pe
              progress: bool = True) -> dict[int, dict[str, float]]:
     """Sampled accuracy of a sandbox model by difficulty, on fresh test-split problems.
 
-    For each difficulty d: ``per_difficulty`` test problems, ``n_samples`` completions each at
+    For each difficulty d: ``per_difficulty`` test problems (fewer where the test split has fewer), ``n_samples`` completions each at
     ``temperature``, graded by the ``synthetic`` verifier. Returns per d: ``answer_acc`` (mean
     answer-correct rate, i.e. pass@1 of Yue et al. 2025), ``cot_acc`` (answer and steps correct,
     CoT-pass@1 of Wen et al. 2025), ``pass_n`` / ``cot_pass_n`` (share of problems with at least
@@ -493,7 +493,8 @@ def evaluate(model_dir: str | Path, *, difficulties: list[int] | None = None, pe
     ver = SyntheticVerifier()
     out: dict[int, dict[str, float]] = {}
     for d in difficulties or list(range(1, task.max_ops + 1)):
-        probs = generate_split(dc.replace(task, test_difficulty=((d, 1.0),)), "test", per_difficulty, seed)
+        probs = generate_split(dc.replace(task, test_difficulty=((d, 1.0),)), "test", per_difficulty, seed,
+                               allow_fewer=True)
         comps = sample_completions(model, tok, [prompt_text(p) for p in probs], n_samples, temperature=temperature,
                                    max_new_tokens=8 * task.max_ops + 4 * task.max_targets + 4, seed=seed + d,
                                    progress=progress)
@@ -507,6 +508,6 @@ def evaluate(model_dir: str | Path, *, difficulties: list[int] | None = None, pe
             for c_ in cs:
                 styles[response_style(c_)] += 1
         total = len(probs) * n_samples
-        out[d] = {"answer_acc": ans / total, "cot_acc": cot / total, "pass_n": anyans / len(probs),
+        out[d] = {"problems": len(probs), "answer_acc": ans / total, "cot_acc": cot / total, "pass_n": anyans / len(probs),
                   "cot_pass_n": anycot / len(probs), **{f"style_{k}": v / total for k, v in styles.items()}}
     return out

@@ -2,32 +2,32 @@
 
 The task follows GSM-Infinite (Zhou et al. 2025, "GSM-Infinite: How Do Your LLMs Behave over
 Infinitely Increasing Context Length and Reasoning Complexity?", arXiv 2502.05252): a problem is a
-graph of quantities, some given ("leaves"), the others defined by one operation on two earlier
-quantities; its difficulty is the number of operations. Here the operations are ``+ - *`` modulo a
-small prime ``p`` so that every value is one token. The question asks for the value of one or more
-*target* quantities; every operation is needed for some target (no distractors), and the targets
-share the given quantities. It exists so that the study of Yue et al. 2025 (arXiv 2504.13837) can
-be run end to end on a laptop CPU: a solution is a list of steps that can be checked one by one,
-which makes CoT-pass@k (Wen et al. 2025) exact.
+graph of quantities, each defined by one operation ``+ - *`` (mod a small prime ``p``, so every
+value is one token) on two operands, a constant or an earlier quantity; its difficulty is the
+number of operations. The question asks for one or more *target* quantities; every operation is
+needed by some target. It exists so that the study of Yue et al. 2025 (arXiv 2504.13837) can run
+end to end on a small CPU: a solution is a list of steps checked one by one, which makes
+CoT-pass@k (Wen et al. 2025) exact. (``inline_constants=False`` instead gives named given
+quantities ``a=3`` shared between operations.)
 
 Grammar (every symbol below is one token; no whitespace)::
 
-    prompt     := statement ("," statement)* ";" question "_"+      (padded to the fixed width)
+    prompt     := statement ("," statement)* ";" question "_"+    (filled to the fixed width)
+    statement  := NAME "=" atom OP atom "=?"                         (context "eq"; see CONTEXTS)
     completion := step* "####" VALUE ("," VALUE)*
     step       := NAME "=" operand OP operand "=" VALUE ";"
-    operand    := NAME | "(" NAME OP NAME ")"                       (at most one "(...)" per step)
+    operand    := atom | "(" atom OP atom ")"                        (at most one "(...)" per step)
+    atom       := NAME | VALUE
 
-A one-operation step ``c=a+b=4;`` computes one quantity; a two-operation step ``d=(a+b)*e=6;``
-computes a quantity together with one of its operands, whose value is not written. The statement
-and question syntax depends on the *context* (a surface template); the solution grammar does not.
-
-A prompt is the statement followed by the end-of-prompt token ``_``; it is *not* filled to a fixed
-width. Measured (docs/LOG.md, "sandbox"): with ~30 filler tokens between statement and completion
-a RoPE model did not learn to copy even the one operation of a 1-operation problem in 200 steps,
-without them it did in 60. All contexts render the same graph to the same number of tokens, so
-prompts of one (difficulty, leaves, targets) shape share a length and batch without masks; under
-RoPE, left padding with an attention mask is exactly equivalent to no padding. ``PROMPT_WIDTH`` is
-the longest prompt of the default config.
+A one-operation step ``c=a+4=2;`` computes one quantity; a two-operation step ``d=(a+4)*b=6;``
+computes a quantity together with one of its operands, whose value is not written. Contexts change
+the statement's surface form, never the solution grammar; every context renders a statement in
+the same number of tokens as its step, and prompts are left-aligned and filled with ``_`` to one
+fixed width per config (``prompt_width``; ``PROMPT_WIDTH`` for the default config), so in
+prompt-order solutions step k sits at a constant distance from statement k. Why (measured, see
+docs/LOG.md "sandbox"): a 0.65M-parameter RoPE model copied statements into steps within ~500
+steps with this alignment and had not learned it after 2,400 steps without it; names are a, b, c,
+... in statement order for the same reason. ``layout="compact"`` drops the filler.
 """
 
 from __future__ import annotations
@@ -92,9 +92,12 @@ class TaskConfig:
     """Everything that defines the problem distribution and the pretraining data mix.
 
     Attributes:
-        modulus: prime ``p``; all values lie in 0..p-1 and each is one token.
+        modulus: prime ``p``; all values lie in 0..p-1 and each is one token. Small on purpose:
+            a 0.65M-parameter model learns the 3*p*p-entry table for p = 7 in minutes, not for
+            p = 23 (docs/LOG.md); a wrong chain then hits one answer by chance ~1/p of the time.
         max_ops: largest difficulty (number of operations) the prompt width is sized for.
-        max_leaves: most given quantities per problem (at least 2 are used when possible).
+        max_leaves / min_leaves: how many named given quantities a problem has (only with
+            ``inline_constants=False``; unused ones are distractors).
         max_targets: most quantities asked for; a problem with ``d`` operations asks for
             ``min(max_targets, d)``. More targets shrink the chance of a lucky guess: a response
             whose reasoning is wrong hits all ``t`` answers by chance with probability ~``p**-t``.
@@ -108,9 +111,13 @@ class TaskConfig:
             (by canonical hash), so train and test never share a problem whatever the seeds.
         names: ``ordered`` names the quantities a, b, c, ... in statement order (so the
             statement order is the alphabetical one); ``random`` draws distinct random letters.
+        layout: ``fixed`` fills every prompt with ``_`` to ``prompt_width``; ``compact`` does not.
+        inline_constants: operands that are not operations are constants written in place
+            (``b=a*3``); False gives named given quantities (``a=5,...,b=a*c``).
+        operand_values: steps also write their operands' values (``b=a*3=5*3=1;``).
     """
 
-    modulus: int = 23
+    modulus: int = 7
     max_ops: int = 12
     max_leaves: int = 4
     min_leaves: int = 4
@@ -600,12 +607,15 @@ def make_problem(graph: Graph, config: TaskConfig, context: str, split: str, pid
     )
 
 
-def generate_split(config: TaskConfig, split: str, count: int, seed: int) -> list[Problem]:
+def generate_split(config: TaskConfig, split: str, count: int, seed: int, *, allow_fewer: bool = False
+                   ) -> list[Problem]:
     """``count`` distinct problems of ``split`` ("train" or "test"), deterministic in (config, split, seed).
 
     Difficulties follow the split's mixture and contexts ``config.contexts``. Problems within the
     list are distinct by canonical hash, and the two splits partition the canonical-problem space
-    by hash (``split_of``), so no test problem is ever a train problem, for any seeds.
+    by hash (``split_of``), so no test problem is ever a train problem, for any seeds. When the
+    mixture has fewer distinct problems than ``count`` (1-operation problems with a small modulus),
+    ``InputError`` unless ``allow_fewer``, which returns what was found.
     """
     if split not in SPLITS:
         raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}", field="split")
@@ -621,6 +631,8 @@ def generate_split(config: TaskConfig, split: str, count: int, seed: int) -> lis
         if h in seen:
             misses += 1
             if misses > 50 * count + 1000:
+                if allow_fewer:
+                    break
                 raise InputError(f"only {len(out)} distinct {split} problems found for count={count}; "
                                  f"the difficulty mixture has too few distinct problems", field="count")
             continue
