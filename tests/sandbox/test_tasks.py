@@ -22,6 +22,7 @@ from rlbound.sandbox.tasks import (
     prompt_text,
     prompt_width,
     read_problems_jsonl,
+    render_statement,
     solution_text,
     split_of,
     split_tokens,
@@ -154,3 +155,23 @@ def test_jsonl_round_trip_and_no_overwrite(tmp_path):
     assert read_problems_jsonl(path) == probs  # untouched
     write_problems_jsonl(probs[:1], path, overwrite=True)
     assert len(read_problems_jsonl(path)) == 1
+
+
+def test_layout_names_and_named_leaves_variants():
+    base = dataclasses.replace(DEFAULT_CONFIG, test_difficulty={6: 1.0})
+    fixed = generate_split(base, "test", 5, seed=0)
+    assert {len(split_tokens(p.prompt)) for p in fixed} == {prompt_width(base)}
+    compact = generate_split(dataclasses.replace(base, layout="compact"), "test", 5, seed=0)
+    assert all(p.prompt.endswith("_") and not p.prompt.endswith("__") for p in compact)
+    assert [Graph.from_json(p.reference) for p in compact] == [Graph.from_json(p.reference) for p in fixed]
+    g = Graph.from_json(fixed[0].reference)
+    assert [n.name for n in g.nodes] == list("abcdef")  # ordered names
+    rnd = Graph.from_json(generate_split(dataclasses.replace(base, names="random"), "test", 1, 0)[0].reference)
+    assert rnd.canonical() == g.canonical()  # same draw, only the names differ
+    named = Graph.from_json(generate_split(dataclasses.replace(base, inline_constants=False), "test", 1, 0)[0].reference)
+    assert len(named.leaves) == 4 and all(not n.left.isdigit() and not n.right.isdigit() for n in named.nodes)
+    # statements are as long as one-operation steps, so prompt-order steps line up with them
+    for ctx in CONTEXTS:
+        stmt = render_statement(g, ctx).split(";")[0].split(",")
+        steps = solution_text(g, "step1").split(";")[:-1]
+        assert [len(split_tokens(s)) for s in stmt] == [len(split_tokens(s)) for s in steps]

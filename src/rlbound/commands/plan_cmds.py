@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rlbound.commands.metrics_cmds import _parse_ks
 from rlbound.errors import InputError
 
 
@@ -43,16 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of --boot")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_plan)
-
-
-def _parse_ks(text: str) -> list[int]:
-    try:
-        ks = sorted({int(x) for x in text.split(",") if x.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--k must be comma-separated integers, got {text!r}") from None
-    if not ks or ks[0] < 1:
-        raise argparse.ArgumentTypeError("--k values must be >= 1")
-    return ks
 
 
 def _load(path: str) -> dict[str, Any]:

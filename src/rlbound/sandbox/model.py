@@ -95,9 +95,13 @@ def build_model(spec: ModelSpec, tokenizer: Any, seed: int = 0) -> Any:
 
 
 def count_parameters(model: Any) -> dict[str, int]:
-    """``total`` (unique tensors; tied embeddings once) and ``non_embedding`` parameter counts."""
+    """``total`` (unique tensors; tied embeddings once), ``embedding`` (token, plus position
+    embeddings for GPT-2) and ``non_embedding`` parameter counts."""
     total = sum(p.numel() for p in model.parameters())
     emb = model.get_input_embeddings().weight.numel()
+    wpe = getattr(getattr(model, "transformer", None), "wpe", None)  # GPT-2 learned positions
+    if wpe is not None:
+        emb += wpe.weight.numel()
     return {"total": int(total), "non_embedding": int(total - emb), "embedding": int(emb)}
 
 

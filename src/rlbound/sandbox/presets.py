@@ -11,25 +11,33 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rlbound.errors import InputError
 from rlbound.sandbox.model import ModelSpec
 from rlbound.sandbox.pretrain import PretrainConfig
 from rlbound.sandbox.tasks import TaskConfig
 
-BASE_TASK = TaskConfig()
+# The demo's task: difficulties 1..8 (prompt width 69 tokens), mostly the "eq" surface form.
+BASE_TASK = TaskConfig(
+    max_ops=8,
+    contexts=(("eq", 0.8), ("word", 0.2), ("rev", 0.0)),
+    train_difficulty=((1, 3.0), (2, 3.0), (3, 2.0), (4, 2.0), (5, 1.0), (6, 1.0), (7, 1.0), (8, 1.0)),
+    test_difficulty=((2, 1.0), (3, 1.0), (4, 2.0), (5, 2.0), (6, 2.0), (7, 2.0), (8, 2.0)),
+)
 
 PRESETS: dict[str, PretrainConfig] = {
     "tiny": PretrainConfig(
         name="tiny",
         task=BASE_TASK,
-        model=ModelSpec(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384, max_positions=256),
-        steps=700, batch_size=64, lr=3e-3, warmup_steps=50, seed=0,
+        model=ModelSpec(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384, max_positions=160),
+        steps=2000, batch_size=32, lr=5e-3, warmup_steps=60, seed=0,
     ),
     "teacher": PretrainConfig(
         name="teacher",
-        task=TaskConfig(train_difficulty=tuple((d, 1.0 + d / 4) for d in range(1, 13))),
-        model=ModelSpec(hidden_size=160, num_layers=4, num_heads=4, intermediate_size=448, max_positions=256),
-        steps=700, batch_size=64, lr=2.5e-3, warmup_steps=50, seed=1,
+        task=dataclasses.replace(BASE_TASK, train_difficulty=tuple((d, 1.0) for d in range(1, 9))),
+        model=ModelSpec(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=384, max_positions=160),
+        steps=2600, batch_size=32, lr=5e-3, warmup_steps=60, seed=1,
     ),
     "toy": PretrainConfig(
         name="toy",
