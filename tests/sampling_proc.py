@@ -6,7 +6,7 @@ need neither the sandbox package nor a hub download. The test files load this mo
 
 As a script (``python tests/sampling_proc.py MODEL BENCH OUT --seed S --batch-size B``) it runs
 ``rlbound.sampling.run_sampling`` on a JSONL benchmark; ``--delay`` sleeps before every batch so a
-test can SIGKILL it mid-run.
+test can SIGKILL it mid-run; ``--logprobs`` stores token log-probabilities.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--logprobs", action="store_true")
     a = ap.parse_args(argv)
 
     import torch
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = SampleConfig(model=a.model, benchmark=a.bench, out=a.out, backend="hf", n=a.n, temperature=1.0,
                        top_p=0.95, max_new_tokens=a.max_new_tokens, seed=a.seed, template="raw",
                        field_map=("id=id", "prompt=problem", "reference=answer"), batch_size=a.batch_size,
-                       device="cpu")
+                       device="cpu", logprobs=a.logprobs)
     run_sampling(cfg, progress=False)
     return 0
 

@@ -75,6 +75,7 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, *, skip: t
         )
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         help_text += " (required)" if required else f" (default: {default!r})"
+        help_text = help_text.replace("%", "%%")  # plain text, not an argparse format string
         flag = "--" + f.name.replace("_", "-")
         if tp is bool and not is_list:
             parser.add_argument(flag, type=_parse_bool, nargs="?", const=True, default=None,

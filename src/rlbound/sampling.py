@@ -14,7 +14,10 @@ and sampling parameters. The loop
    rerun fills exactly the missing cells (user pain point 10);
 4. gives every cell its own seed ``sample_seed(run_seed, problem_id, index)``, recorded in
    ``Sample.seed`` (pain point 5): with the hf backend a rerun reproduces the same text however the
-   cells are batched, so a resumed run equals an uninterrupted one.
+   cells are batched, so a resumed run equals an uninterrupted one;
+5. with ``logprobs`` on, writes each batch's token log-probabilities as a shard before its samples
+   part and merges the shards into ``token_logprobs.parquet`` at the end (``rlbound.data.token_logprobs``:
+   after a kill and a rerun every stored sample has exactly one row).
 """
 
 from __future__ import annotations
@@ -88,6 +91,24 @@ class SampleConfig:
         ray_address: ray backend: cluster address ("auto" to join a running cluster; empty: start a local one).
         gpus_per_replica: ray backend: GPUs each replica reserves.
         cpus_per_replica: ray backend: CPUs each replica reserves.
+        logprobs: store the sampled tokens' log-probabilities in token_logprobs.parquet beside the
+            samples, for the report's entropy analysis. They are log p(token) under the model's raw
+            distribution (temperature 1, before top-p), as vLLM's V1 engine returns them by default
+            (logprobs_mode raw_logprobs) and the hf backend computes them; with temperature != 1 the
+            report's estimate is thus the cross-entropy of the sampling distribution to the model.
+            A run keeps the setting it was started with (a resume with another is refused).
+        adaptive: sample in rounds (docs/statistics.md, section 6): a pilot of PILOT samples per
+            problem, graded, then more samples only for the problems that narrow the 95% interval on
+            pass@k at each K most, until its predicted half-width is <= CI or no problem below n
+            samples can still help (n is then the most samples per problem). Resumable like any run.
+        k: adaptive mode: the k value(s) of pass@k whose interval is targeted (comma-separated).
+        ci: adaptive mode: target HALF-width of the 95% interval on mean pass@k (estimate +- CI, over
+            these problems' sampling noise), as in 'rlbound plan --ci'.
+        pilot: adaptive mode: samples per problem in the first round.
+        verifier: adaptive mode: verifier that grades samples between rounds (default: each problem's
+            own, from the benchmark).
+        verify_workers: adaptive mode: grading worker processes (default: all cores; 0: in this
+            process, for trusted verifiers such as synthetic).
     """
 
     model: str
@@ -121,6 +142,13 @@ class SampleConfig:
     ray_address: str = ""
     gpus_per_replica: float = 0.0
     cpus_per_replica: float = 1.0
+    logprobs: bool = False
+    adaptive: bool = False
+    k: tuple[int, ...] = ()
+    ci: float | None = None
+    pilot: int = 32
+    verifier: str = ""
+    verify_workers: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("stop", "field_map"):
@@ -143,16 +171,56 @@ class SampleConfig:
                 raise InputError(f"{name} must be a positive integer, got {val!r}", field=name)
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit <= 0):
             raise InputError(f"limit must be a positive integer, got {self.limit!r}", field="limit")
+        if not isinstance(self.logprobs, bool):
+            raise InputError(f"logprobs must be true or false, got {self.logprobs!r}", field="logprobs")
         if self.endpoint not in ("completions", "chat"):
             raise InputError(f"endpoint must be completions or chat, got {self.endpoint!r}", field="endpoint")
         self.sampling_params()  # InputError naming n / temperature / top_p / max_new_tokens / stop
         templates.describe(self.template)  # InputError for an unknown template name
         self.field_map_dict()
+        self._check_adaptive()
+
+    def _check_adaptive(self) -> None:
+        """Normalise ``k`` to sorted unique ints and check the adaptive-mode fields."""
+        k = self.k
+        if isinstance(k, str):
+            try:
+                k = [int(x) for x in k.split(",") if x.strip()]
+            except ValueError:
+                raise InputError(f"k must be comma-separated integers, got {self.k!r}", field="k") from None
+        elif isinstance(k, int) and not isinstance(k, bool):
+            k = [k]
+        if not isinstance(k, (list, tuple)) or any(not isinstance(x, int) or isinstance(x, bool) or x < 1 for x in k):
+            raise InputError(f"k must be integers >= 1, got {self.k!r}", field="k")
+        object.__setattr__(self, "k", tuple(sorted(set(k))))
+        if not isinstance(self.adaptive, bool):
+            raise InputError(f"adaptive must be true or false, got {self.adaptive!r}", field="adaptive")
+        if not isinstance(self.pilot, int) or isinstance(self.pilot, bool) or self.pilot <= 0:
+            raise InputError(f"pilot must be a positive integer, got {self.pilot!r}", field="pilot")
+        if not isinstance(self.verifier, str):
+            raise InputError(f"verifier must be a verifier name, got {self.verifier!r}", field="verifier")
+        vw = self.verify_workers
+        if vw is not None and (not isinstance(vw, int) or isinstance(vw, bool) or vw < 0):
+            raise InputError(f"verify_workers must be an integer >= 0, got {vw!r}", field="verify_workers")
+        ci = self.ci
+        if ci is not None and (isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0.0 < ci < 1.0):
+            raise InputError(f"ci is the interval half-width and must lie in (0, 1), got {ci!r}", field="ci")
+        if not self.adaptive:
+            return
+        if not self.k:
+            raise InputError("--adaptive needs --k, the k of pass@k whose interval --ci targets (e.g. 256)", field="k")
+        if ci is None:
+            raise InputError("--adaptive needs --ci, the target half-width of the 95% interval (e.g. 0.02)",
+                             field="ci")
+        if self.pilot > self.n:
+            raise InputError(f"pilot {self.pilot} exceeds n {self.n}, the most samples per problem in adaptive "
+                             "mode; raise --n or lower --pilot", field="pilot")
 
     def sampling_params(self) -> SamplingParams:
         """The validated ``SamplingParams`` of this config."""
         return SamplingParams(n=self.n, temperature=self.temperature, top_p=self.top_p,
-                              max_new_tokens=self.max_new_tokens, stop=self.stop, seed=self.seed)
+                              max_new_tokens=self.max_new_tokens, stop=self.stop, seed=self.seed,
+                              logprobs=self.logprobs)
 
     def field_map_dict(self) -> dict[str, str] | None:
         """``field_map`` as a dict (None when empty); InputError for an entry without '='."""
@@ -286,6 +354,8 @@ class RunSummary:
         truncated: samples cut at max_new_tokens (finish_reason "length", pain point 10).
         run_samples: samples stored in the run after this call.
         run_truncated: truncated samples stored in the run after this call.
+        run_logprobs: samples with a row in token_logprobs.parquet after this call (None: the run
+            has no token log-probabilities).
     """
 
     run: str
@@ -298,6 +368,7 @@ class RunSummary:
     truncated: int = 0
     run_samples: int = 0
     run_truncated: int = 0
+    run_logprobs: int | None = None
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -305,13 +376,16 @@ class RunSummary:
         tok_rate = self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.finish_reasons.items())) or "none"
         pct = 100.0 * self.truncated / self.written if self.written else 0.0
-        return [
+        out = [
             f"sampled {self.written} of {self.requested} missing samples into {self.run} in {self.seconds:.1f} s "
             f"({rate:.1f} samples/s, {tok_rate:.0f} tokens/s)",
             f"tokens: {self.completion_tokens} generated, {self.prompt_tokens} prompt; finish reasons: {reasons}; "
             f"truncated at max_new_tokens: {self.truncated} ({pct:.1f}%)",
             f"run now holds {self.run_samples} samples, {self.run_truncated} of them truncated",
         ]
+        if self.run_logprobs is not None:
+            out.append(f"token log-probabilities stored for {self.run_logprobs} of {self.run_samples} samples")
+        return out
 
 
 def _model_id(model: str) -> str:
@@ -361,6 +435,10 @@ def build_manifest(config: SampleConfig, backend: Any, params: SamplingParams, d
         "backend_options": json.loads(json.dumps(opts, default=str)),
         "dataset_source": getattr(dataset, "source", ""),
     }
+    if config.adaptive:
+        from rlbound.adaptive_sampling import manifest_entry
+
+        extra["adaptive"] = manifest_entry(config)
     info = getattr(backend, "describe", None)
     if callable(info):
         extra["backend_info"] = info()
@@ -398,16 +476,28 @@ def run_sampling(config: SampleConfig, progress: bool = True) -> Any:
 
     See the module docstring. Prints the ``RunSummary`` to stderr when ``progress`` is set; the
     summary of every call is also appended to the run's side file ``sampling_summary.json``.
+    With ``config.adaptive`` it runs the adaptive rounds (``rlbound.adaptive_sampling``) instead.
     """
+    if config.adaptive:
+        from rlbound.adaptive_sampling import sample_adaptive
+
+        return sample_adaptive(config, progress=progress)[0]
     store, _ = sample(config, progress=progress)
     return store
 
 
-def sample(config: SampleConfig, progress: bool = True) -> tuple[Any, RunSummary]:
-    """``run_sampling`` returning ``(RunStore, RunSummary)``."""
+def sample(config: SampleConfig, progress: bool = True, *, targets: Mapping[str, int] | None = None,
+           backend: Any = None) -> tuple[Any, RunSummary]:
+    """``run_sampling`` returning ``(RunStore, RunSummary)``.
+
+    ``targets`` (adaptive rounds): sample each problem up to its own count ``targets[problem_id]``
+    instead of up to ``config.n``. ``backend``: an open backend to use and leave open (default: one
+    is opened for this call and closed at its end).
+    """
     from tqdm.auto import tqdm
 
     from rlbound.backends.base import get_backend
+    from rlbound.data import token_logprobs
     from rlbound.data.benchmarks import load_benchmark
     from rlbound.data.store import RunStore
 
@@ -415,13 +505,15 @@ def sample(config: SampleConfig, progress: bool = True) -> tuple[Any, RunSummary
     dataset = load_benchmark(config.benchmark, limit=config.limit, field_map=config.field_map_dict())
     _precheck_existing(config, params, dataset)
     options = backend_options(config)
-    backend = get_backend(config.backend, config.model, options)
+    own_backend = backend is None
+    if own_backend:
+        backend = get_backend(config.backend, config.model, options)
     try:
         tok = getattr(backend, "tokenizer", None)
         prompts = {p.id: templates.render(config.template, p.prompt, tok) for p in dataset.problems}
         manifest = build_manifest(config, backend, params, dataset, options)
         store = RunStore.create(config.out, manifest, dataset.problems)
-        missing = store.missing_cells(params.n)
+        missing = store.missing_cells(params.n if targets is None else targets)
         summary = RunSummary(run=str(config.out), requested=len(missing))
         reasons: Counter[str] = Counter()
         start = time.perf_counter()
@@ -438,6 +530,11 @@ def sample(config: SampleConfig, progress: bool = True) -> tuple[Any, RunSummary
                                   finish_reason=c.finish_reason, prompt_tokens=c.prompt_tokens,
                                   completion_tokens=c.completion_tokens)
                            for (pid, idx), seed, c in zip(batch.key, seeds, flat)]
+                if params.logprobs:  # before the samples part: every stored sample has its row
+                    if any(c.logprobs is None for c in flat):
+                        raise InputError(f"the {config.backend} backend returned no token log-probabilities",
+                                         field="logprobs")
+                    token_logprobs.write_shard(store, batch.key, [c.logprobs for c in flat])
                 summary.written += store.add_samples(samples)
                 summary.completion_tokens += sum(c.completion_tokens for c in flat)
                 summary.prompt_tokens += sum(c.prompt_tokens for c in flat)
@@ -450,9 +547,11 @@ def sample(config: SampleConfig, progress: bool = True) -> tuple[Any, RunSummary
             bar.close()
         summary.seconds = time.perf_counter() - start
     finally:
-        backend.close()
+        if own_backend:
+            backend.close()
     summary.finish_reasons = dict(reasons)
     summary.truncated = reasons.get("length", 0)
+    summary.run_logprobs = token_logprobs.consolidate(store)
     _run_totals(store, summary)
     _append_summary(store, summary)
     if progress:

@@ -34,6 +34,8 @@ or very different batch sizes can change logits in the last bits, which changes 
 two perturbed scores tie to ~1e-7 -- the same caveat as any GPU engine.) Temperature 0 is greedy.
 Per-row ``torch.Generator`` objects would give the same independence at one RNG call per row and
 step; the hash costs a handful of elementwise int64 ops, drawn for up to 16 steps at once.
+With ``params.logprobs`` each completion also carries ``log softmax(logits)[token]`` of its sampled
+tokens: the model's raw distribution (temperature 1, before top-p), as vLLM returns by default.
 """
 
 from __future__ import annotations
@@ -618,8 +620,9 @@ class HFBackend:
             g = noise[:, step % block] if noise is not None else None
             tok = choose_tokens(logits, params.temperature, params.top_p, keys, step, gumbel=g)
             out_tok[live, step] = tok
-            if out_lp is not None:
-                out_lp[live, step] = torch.log_softmax(logits, -1).gather(1, tok[:, None])[:, 0]
+            if out_lp is not None:  # log p(token) under the raw logits (temperature 1, no top-p), in float32
+                lf = logits.float()
+                out_lp[live, step] = lf.gather(1, tok[:, None])[:, 0] - torch.logsumexp(lf, -1)
             done = torch.isin(tok, eos) & alive
             if stop_cand is not None:
                 for r in torch.nonzero(stop_cand[tok] & alive & ~done).flatten().tolist():

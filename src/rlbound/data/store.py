@@ -32,7 +32,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -516,18 +516,31 @@ class RunStore:
                                  path=str(self.path / VERDICTS_DIR)) from None
         return out
 
-    def missing_cells(self, n: int) -> list[tuple[str, int]]:
+    def missing_cells(self, n: int | Mapping[str, int]) -> list[tuple[str, int]]:
         """Cells ``(problem_id, index)`` with index < n that have no sample yet, in problem order.
 
-        Shapes: the full grid is (P problems, n); the answer lists its unsampled cells row by row.
+        ``n`` is one count for every problem, or a per-problem target ``{problem_id: n_i}`` (problems
+        not in it: 0), as adaptive sampling allocates. Shapes: the full grid is (P problems, max n);
+        the answer lists its unsampled cells below each problem's target, row by row.
         """
-        if n < 0:
-            raise InputError(f"n must be >= 0, got {n}", field="n")
-        if n == 0 or not self._ids:
+        if isinstance(n, Mapping):
+            unknown = sorted(set(n) - set(self._ordinal))
+            if unknown:
+                raise InputError(f"target for problems not in this run, e.g. {unknown[:3]}", field="n")
+            target = np.zeros(len(self._ids), dtype=np.int64)
+            for pid, t in n.items():
+                target[self._ordinal[pid]] = t
+        else:
+            target = np.full(len(self._ids), n, dtype=np.int64)
+        if (target < 0).any():
+            raise InputError(f"n must be >= 0, got {int(target.min())}", field="n")
+        width = int(target.max()) if target.size else 0
+        if width == 0:
             return []
         codes = self._index(SAMPLES_DIR)[1]
-        grid = (np.arange(len(self._ids), dtype=np.int64)[:, None] << _SHIFT) + np.arange(n, dtype=np.int64)[None, :]
-        flat = grid.ravel()
+        cols = np.arange(width, dtype=np.int64)[None, :]
+        grid = (np.arange(len(self._ids), dtype=np.int64)[:, None] << _SHIFT) + cols
+        flat = grid[cols < target[:, None]]
         missing = flat[~np.isin(flat, codes, assume_unique=True)]
         ords = (missing >> _SHIFT).tolist()
         idxs = (missing & _MAX_INDEX).tolist()

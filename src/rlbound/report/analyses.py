@@ -190,6 +190,7 @@ def passk_curves(
     *,
     key: str = "passk",
     metric: str = "pass@k",
+    adaptive: Sequence[str] = (),
 ) -> CurveFigure:
     """All runs' pass@k curves on one log2-k axis, 95% bands, each crossing k* marked.
 
@@ -202,13 +203,16 @@ def passk_curves(
         crossings: other run label -> a ``Comparison.to_json_dict()`` against the base (its
             ``crossing_k`` and ``crossing_k_ci`` are read; missing or None means no crossing).
         base: label of the base run.
+        adaptive: labels of adaptively sampled runs, whose curves are the posterior mean of
+            ``rlbound.metrics.adaptive.small_sample_pass_at_k``; their legend entries and the title say so.
 
     Returns:
-        one panel, x from 1 to the largest n, y in [0, 1].
+        one panel, x from 1 to the largest n (or targeted k), y in [0, 1].
     """
     labels = order_labels(list(stats), base)
     curves = tuple(
-        Curve(label=lab, x=stats[lab].ks, y=stats[lab].mean, low=stats[lab].low, high=stats[lab].high)
+        Curve(label=lab, x=stats[lab].ks, y=stats[lab].mean, low=stats[lab].low, high=stats[lab].high,
+              name=f"{lab} (adaptive: posterior mean)" if lab in adaptive else "")
         for lab in labels
     )
     markers = []
@@ -223,7 +227,8 @@ def passk_curves(
                               x_low=None if ci[0] is None else float(ci[0]),
                               x_high=None if ci[1] is None else float(ci[1])))
     x_max = max(max(s.ks) for s in stats.values())
-    panel = Panel(title=f"{metric} (unbiased, 95% bootstrap band over problems)", xlabel="k (samples, log2 scale)",
+    how = "unbiased; adaptive runs: posterior mean" if adaptive else "unbiased"
+    panel = Panel(title=f"{metric} ({how}, 95% bootstrap band over problems)", xlabel="k (samples, log2 scale)",
                   ylabel=metric, curves=curves, markers=tuple(markers), log2_x=True,
                   x_range=(1.0, float(x_max)), clamp01=True)
     return CurveFigure(key=key, title=f"{metric} against k", panels=(panel,))

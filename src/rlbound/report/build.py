@@ -11,7 +11,9 @@ Side files read from a run directory (all optional):
 
 - ``perplexity.parquet``: problem_id, sample_index, scorer, n_tokens, sum_logprob, perplexity —
   the run's responses scored under some model (``rlbound perplexity``);
-- ``token_logprobs.parquet``: problem_id, sample_index, logprobs (list<float>) of the sampled tokens.
+- ``token_logprobs.parquet``: problem_id, sample_index, logprobs (list<float>) of the sampled tokens
+  (``rlbound sample --logprobs``; shards of a killed sampler not merged yet are read too, see
+  ``rlbound.data.token_logprobs``).
 
 Training checkpoints are recognised by ``manifest.extra["train_run"]`` (shared name) and
 ``manifest.extra["train_step"]`` (int).
@@ -36,10 +38,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from rlbound.data import token_logprobs
 from rlbound.data.store import RunStore
 from rlbound.errors import InputError
+from rlbound.metrics.adaptive import small_sample_pass_at_k
 from rlbound.metrics.compare import accuracy_histogram, compare_runs, efficiency_gap
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix
+from rlbound.metrics.planning import ESTIMATORS
 from rlbound.metrics.stats import bootstrap_ci
 from rlbound.metrics.variants import cover_at_tau, g_pass_at_k, maj_at_k, mg_pass_at_k
 from rlbound.report import analyses as A
@@ -48,7 +53,7 @@ from rlbound.report.html import FigureBlock, NoteBlock, Page, Section, TableBloc
 from rlbound.types import RunManifest
 
 PERPLEXITY_FILE = "perplexity.parquet"
-LOGPROBS_FILE = "token_logprobs.parquet"
+LOGPROBS_FILE = token_logprobs.LOGPROBS_FILE
 N_BOOT = 2000
 SEED = 0
 MAJ_RESAMPLES = 200  # Monte Carlo subsets per problem and k for maj@k (standard error <= 0.035)
@@ -94,6 +99,7 @@ class RunData:
     c: np.ndarray  # [P] correct samples per problem
     c_steps: np.ndarray | None  # [P] samples with answer AND steps correct, when verdicts carry it
     store: RunStore
+    adaptive: dict[str, Any] | None = None  # manifest.extra["adaptive"] of an adaptively sampled run
 
 
 def resolve_labels(run_dirs: Sequence[str | os.PathLike[str]], labels: Sequence[str] | str | None) -> list[str]:
@@ -134,7 +140,13 @@ def load_run(path: str | os.PathLike[str], label: str) -> RunData:
         if list(sids) != list(ids) or not np.array_equal(sn, n):
             raise InputError("steps_correct counts do not align with correct counts", path=str(path))
         c_steps = sc
-    return RunData(label, Path(path), store.manifest, tuple(ids), n, c, c_steps, store)
+    adaptive = (store.manifest.extra or {}).get("adaptive")
+    if adaptive is not None:
+        est = adaptive.get("estimator") if isinstance(adaptive, dict) else None
+        if est not in ESTIMATORS:
+            raise InputError(f"manifest extra.adaptive must name an estimator in {ESTIMATORS}, got {adaptive!r}",
+                             path=str(path))
+    return RunData(label, Path(path), store.manifest, tuple(ids), n, c, c_steps, store, adaptive)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,7 +209,10 @@ def read_token_entropy(run_dir: str | os.PathLike[str]) -> tuple[np.ndarray, flo
     only (E[-log p(x)] with x drawn from p), as Yue et al. 2025 compare entropy of base and RL models.
     """
     path = Path(run_dir) / LOGPROBS_FILE
-    t = _read_side(path, ("problem_id", "sample_index", "logprobs"))
+    if token_logprobs.shard_paths(run_dir):  # a killed sampler's shards: merged in memory, not written
+        t = token_logprobs.read_table(RunStore.open(run_dir))
+    else:
+        t = _read_side(path, ("problem_id", "sample_index", "logprobs"))
     if t is None:
         return None
     col = t.column("logprobs").combine_chunks()
@@ -284,7 +299,7 @@ def _check_ks(ks: Sequence[int] | None, runs: Sequence[RunData]) -> list[int] | 
     if not out or out[0] < 1:
         raise InputError("k values must be >= 1", field="k")
     for r in runs:
-        if out[-1] > int(r.n.min()):
+        if r.adaptive is None and out[-1] > int(r.n.min()):  # adaptive runs: the small-sample estimator
             p = int(np.argmin(r.n))
             raise InputError(f"k={out[-1]} exceeds n={int(r.n[p])} samples of problem {r.ids[p]!r} of run {r.label!r}",
                              path=str(r.path), field="k")
@@ -294,6 +309,47 @@ def _check_ks(ks: Sequence[int] | None, runs: Sequence[RunData]) -> list[int] | 
 def _stats(per_problem: np.ndarray, ks: Sequence[float]) -> A.CurveStats:
     mean, low, high = bootstrap_ci(per_problem, n_boot=N_BOOT, seed=SEED)
     return A.CurveStats.of(ks, mean, low, high)
+
+
+def _passk_stats(r: RunData, c: np.ndarray, ks: Sequence[int]) -> A.CurveStats:
+    """pass@k of run ``r`` with correct counts ``c`` (answer or CoT) and its bootstrap band.
+
+    The unbiased estimator of Chen et al. 2021; for an adaptively sampled run the estimator its
+    manifest names (``small_sample_pass_at_k``, "bayes": the posterior mean of 1-(1-p)^k under the
+    empirical-Bayes Beta-mixture prior fitted to the run, defined for k > n too), since stopping a
+    problem on its data biases the unbiased one (docs/statistics.md, section 6).
+    """
+    if r.adaptive is None:
+        return _stats(pass_at_k_matrix(r.n, c, ks, r.ids), ks)
+    return _stats(small_sample_pass_at_k(r.n, c, ks, estimator=r.adaptive["estimator"]).values, ks)
+
+
+def _adaptive_json(r: RunData, note: Any) -> dict[str, Any]:
+    """metrics.json entry of an adaptively sampled run (its manifest entry, the fitted prior, n range,
+    predicted benchmark-scope half-width at the targeted ks), and the note that marks its curves."""
+    from rlbound.metrics.adaptive import adaptive_interval
+
+    a = r.adaptive or {}
+    ks = [int(k) for k in a.get("k") or [] if isinstance(k, int) and k >= 1] or [_curve_k(r)]
+    est = small_sample_pass_at_k(r.n, r.c, ks, estimator=a["estimator"])
+    _, low, high = adaptive_interval(r.n, r.c, ks, prior=est.prior, scope="benchmark", estimator=a["estimator"])
+    half = {str(k): float(h) for k, h in zip(ks, (high - low) / 2)}
+    n_txt = f"{int(r.n.min())}..{int(r.n.max())}"
+    what = "the posterior mean of 1-(1-p)^k" + (" at every k" if a["estimator"] == "bayes" else " where n < k")
+    note("passk", f"{r.label}: sampled adaptively (n = {n_txt} per problem, target 95% half-width {a.get('ci')} "
+         f"at k = {', '.join(map(str, ks))}; now +-{max(half.values()):.4f} over sampling noise); its pass@k and "
+         f"CoT-pass@k curves are {what} under the empirical-Bayes prior {est.prior.describe()}: model-based, "
+         "not the unbiased estimator (docs/statistics.md, sections 5-6).")
+    return {**a, "prior": est.prior.to_json_dict(), "n_range": [int(r.n.min()), int(r.n.max())],
+            "halfwidth_benchmark": half}
+
+
+def _curve_k(r: RunData) -> int:
+    """Largest k of a run's default curve: its smallest n, or for an adaptive run its targeted k."""
+    if r.adaptive is None:
+        return int(r.n.min())
+    ks = [int(k) for k in r.adaptive.get("k") or [] if isinstance(k, int) and k >= 1]
+    return max(ks) if ks else int(r.n.max())
 
 
 def build_report(
@@ -353,9 +409,11 @@ def build_report(
     K = 1 << (n_common.bit_length() - 1)  # largest power of two <= every run's smallest n
     stats: dict[str, A.CurveStats] = {}
     for lab, r in runs.items():
-        ks_r = sorted(set(user_ks or default_ks(int(r.n.min()))) | {1, K})
-        stats[lab] = _stats(pass_at_k_matrix(r.n, r.c, ks_r, r.ids), ks_r)
+        ks_r = sorted(set(user_ks or default_ks(_curve_k(r))) | {1, K})
+        stats[lab] = _passk_stats(r, r.c, ks_r)
     metrics["passk"] = {lab: _curve_json(s) for lab, s in stats.items()}
+    adaptive = [lab for lab in order if runs[lab].adaptive is not None]
+    metrics["adaptive"] = {lab: _adaptive_json(runs[lab], note) for lab in adaptive} or None
 
     # -- comparisons against the base ---------------------------------------------------------
     b = runs[base]
@@ -376,6 +434,10 @@ def build_report(
             raise InputError(f"cannot compare {lab} with {base}: {e}", path=str(r.path)) from None
         cmp["gap_K"] = K
         cmp["gap_at_K"] = efficiency_gap(cmp["pass_at_k"]["base"][str(K)], cmp["pass_at_k"]["other"]["1"])
+        if r.adaptive is not None or b.adaptive is not None:  # Table 2 reads the curves' estimator
+            cmp["gap_at_K"] = efficiency_gap(stats[base].at(K), stats[lab].at(1))
+            note("passk", f"{lab}: crossing k* and coverage against {base} use the unbiased estimator at "
+                 f"k <= {cks[-1]}, which adaptive sampling's data-dependent stopping biases slightly.")
         comparisons[lab] = cmp
         gaps[lab] = cmp["gap_at_K"]
         if cmp["n_dropped"]["base"] or cmp["n_dropped"]["other"]:
@@ -387,7 +449,7 @@ def build_report(
     if len(order) == 1:
         note("passk", "only one run: no crossing point, efficiency gap or coverage (they need a second run).")
 
-    figures["passk"] = A.passk_curves(stats, comparisons, base)
+    figures["passk"] = A.passk_curves(stats, comparisons, base, adaptive=adaptive)
     for lab in order[1:]:
         cmp = comparisons.get(lab)
         if cmp is None:
@@ -481,7 +543,7 @@ def build_report(
         if r.c_steps is None:
             note("cot", f"{lab}: verdicts carry no steps_correct (needs a step-checking verifier, e.g. the sandbox).")
             continue
-        cot[lab] = _stats(pass_at_k_matrix(r.n, r.c_steps, stats[lab].ks, r.ids), stats[lab].ks)
+        cot[lab] = _passk_stats(r, r.c_steps, [int(k) for k in stats[lab].ks])
     metrics["cot_passk"] = {lab: _curve_json(s) for lab, s in cot.items()} or None
     if cot:
         figures["cot_passk"] = A.cot_curves(stats, cot, base)
@@ -651,6 +713,7 @@ def _config_table(runs: Mapping[str, RunData], order: Sequence[str]) -> A.Table:
         train = (f"{extra.get('train_run')} step {extra.get('train_step')}"
                  if extra.get("train_step") is not None else "\u2013")
         n_txt = str(int(r.n.min())) if r.n.min() == r.n.max() else f"{int(r.n.min())}..{int(r.n.max())}"
+        n_txt += " (adaptive)" if r.adaptive is not None else ""
         rows.append((lab, mf.model, mf.backend, sampling or "\u2013", tname, mf.dataset_name or "\u2013",
                      mf.dataset_hash or "\u2013", len(r.ids), n_txt, mf.rlbound_version or "\u2013",
                      mf.created or "\u2013", train, str(r.path)))

@@ -1,12 +1,13 @@
-"""Named pretraining recipes for the sandbox (see docs/sandbox.md for their measured behaviour).
+"""Named pretraining recipes for the sandbox (measured behaviour: docs/sandbox.md, docs/LOG.md).
 
-* ``tiny`` - the *base* model of the demo: ~0.65M parameters, all difficulties 1..12, a diverse
-  solution prior (60% one-operation steps, 25% two-operation steps, 15% bare answers; steps in
-  prompt order 80%, depth-first 15%, random valid order 5%). Sized to leave headroom: it solves
-  easy problems often and the hardest rarely.
-* ``teacher`` - a stronger model for distillation: wider and deeper, trained longer, on a mix
-  weighted toward hard problems, with the same solution styles.
-* ``toy`` - a few-second recipe for tests (small task, 2-layer 32-wide model).
+All use p = 7, two targets, difficulties 1..8 (prompt width 69 tokens), the solution mix of the
+issue (60% one-operation steps, 25% two-operation steps, 15% bare answers; steps in prompt order
+80%, depth-first 15%, random valid order 5%) and 25% arithmetic-drill rows.
+
+* ``tiny`` - the *base* model of the demo: 0.65M parameters, easy-weighted difficulty mix,
+  2,000 steps x 32 rows (~6.4M tokens, ~5 min on an idle 2-core CPU by estimate).
+* ``teacher`` - for distillation: one more layer (0.86M), uniform difficulty mix, 2,600 steps.
+* ``toy`` - a few-second recipe for tests (1-3 operations, p = 5, a 22k-parameter model).
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ PRESETS: dict[str, PretrainConfig] = {
         name="tiny",
         task=BASE_TASK,
         model=ModelSpec(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384, max_positions=160),
-        steps=2000, batch_size=32, lr=5e-3, warmup_steps=60, seed=0,
+        steps=2000, batch_size=32, lr=1e-3, warmup_steps=60, seed=0, drill_fraction=0.25,
     ),
     "teacher": PretrainConfig(
         name="teacher",
         task=dataclasses.replace(BASE_TASK, train_difficulty=tuple((d, 1.0) for d in range(1, 9))),
         model=ModelSpec(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=384, max_positions=160),
-        steps=2600, batch_size=32, lr=5e-3, warmup_steps=60, seed=1,
+        steps=2600, batch_size=32, lr=1e-3, warmup_steps=60, seed=1, drill_fraction=0.25,
     ),
     "toy": PretrainConfig(
         name="toy",

@@ -17,6 +17,9 @@ class StudyPreset:
         teacher: sandbox pretraining preset of the stronger teacher that is distilled.
         test_problems: held-out test problems sampled for every model.
         test_seed: seed of the test split.
+        test_difficulty: difficulty mix (number of operations: weight) of the test problems; empty:
+            the base preset's own test mix. Chosen where the base model is neither always right nor
+            hopeless, so that pass@k has room to move at both ends (docs/LOG.md, 2026-12-02).
         n: samples per problem (the n of pass@k; the paper's k goes to 256).
         temperature: sampling temperature of the main comparison.
         extra_temperature: a second temperature at which base and final RL model are also sampled
@@ -42,6 +45,7 @@ class StudyPreset:
     teacher: str = "teacher"
     test_problems: int = 200
     test_seed: int = 12345
+    test_difficulty: tuple[tuple[int, float], ...] = ((2, 1.0), (3, 2.0), (4, 2.0), (5, 1.0))
     n: int = 256
     temperature: float = 1.0
     extra_temperature: float = 0.6
@@ -74,6 +78,7 @@ PRESETS: dict[str, StudyPreset] = {
     "algorithms": StudyPreset(name="algorithms", algorithms=("grpo", "ppo", "rloo", "reinforce_pp", "remax", "dapo"),
                               ablations=True, extra_temperature=0.0),
     "smoke": StudyPreset(name="smoke", base="toy", teacher="toy", test_problems=12, n=8, extra_temperature=0.0,
+                         test_difficulty=(),
                          max_new_tokens=48, sample_batch_size=64, rl_steps=2, rl_checkpoints=(1, 2),
                          rl_prompts=4, rl_rollouts=4, rl_lr=1e-3, distill_prompts=64, distill_samples=8,
                          distill_epochs=1),

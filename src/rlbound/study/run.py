@@ -165,7 +165,10 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     t0 = time.time()
     test_file = work / "test.jsonl"
     if not test_file.exists():
-        problems = generate_split(get_preset(p.base).task, "test", p.test_problems, p.test_seed)
+        task = get_preset(p.base).task
+        if p.test_difficulty:
+            task = replace(task, test_difficulty=p.test_difficulty)
+        problems = generate_split(task, "test", p.test_problems, p.test_seed)
         write_problems_jsonl(problems, test_file)
     base = pretrained(p.base, from_scratch=from_scratch, progress=progress)
     teacher = pretrained(p.teacher, from_scratch=from_scratch, progress=progress)
@@ -227,8 +230,12 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
         F.distillation(counts["base"], counts["distilled"], ks),
         F.perplexity(ppl["base"], ppl[final_rl]),
     ]
+    cot = {label: RunStore.open(run_paths[label]).counts("steps_correct") for label in ("base", final_rl)}
     for label in ("base", final_rl):
-        found.append(F.cot_gap(label, counts[label], RunStore.open(run_paths[label]).counts("steps_correct"), k_big))
+        found.append(F.cot_gap(label, counts[label], cot[label], k_big))
+    # The same comparison on CoT-pass@k: immune to answers guessed right after a wrong step.
+    cross_cot = F.crossing(cot["base"], cot[final_rl], k_big)
+    found.append(replace(cross_cot, key="crossing_cot", claim="on CoT-pass@k (every step checked): " + cross_cot.claim))
     if p.extra_temperature:
         t2 = p.extra_temperature
         cross2 = F.crossing(counts[f"base-T{t2}"], counts[f"{final_rl}-T{t2}"], k_big)
