@@ -53,21 +53,30 @@ def score_run(run_dir: str | Path, model: str, *, backend: str = "hf", options: 
         prompt_of = {pid: templates.render(template, p.prompt, tok) for pid, p in problems.items()}
         cols: dict[str, list] = {k: [] for k in ("problem_id", "sample_index", "scorer", "n_tokens",
                                                  "sum_logprob", "perplexity")}
-        bar = tqdm(total=len(samples), unit="resp", desc="perplexity", disable=not progress)
-        for start in range(0, len(samples), chunk):
-            part = samples[start:start + chunk]
-            lps = scorer.score([prompt_of[s.problem_id] for s in part], [s.text for s in part])
-            for s, lp in zip(part, lps):
+        # Identical responses to one prompt score identically: score each distinct (prompt, text) once
+        # (sampled models repeat themselves: 64% of the demo base run's 51,200 responses are distinct, 41% of
+        # its final GRPO run's).
+        key_of = [(s.problem_id, s.text) for s in samples]
+        distinct = list(dict.fromkeys(key_of))
+        scored: dict[tuple[str, str], tuple[int, float]] = {}
+        bar = tqdm(total=len(distinct), unit="resp", desc=f"perplexity ({len(samples)} responses, {len(distinct)} distinct)",
+                   disable=not progress)
+        for start in range(0, len(distinct), chunk):
+            part = distinct[start:start + chunk]
+            lps = scorer.score([prompt_of[pid] for pid, _ in part], [text for _, text in part])
+            for key, lp in zip(part, lps):
                 n_tok = int(len(lp))
-                total = float(lp.sum()) if n_tok else 0.0
-                cols["problem_id"].append(s.problem_id)
-                cols["sample_index"].append(s.sample_index)
-                cols["scorer"].append(scorer_label or model)
-                cols["n_tokens"].append(n_tok)
-                cols["sum_logprob"].append(total)
-                cols["perplexity"].append(math.exp(-total / n_tok) if n_tok else float("nan"))
+                scored[key] = (n_tok, float(lp.sum()) if n_tok else 0.0)
             bar.update(len(part))
         bar.close()
+        for s, key in zip(samples, key_of):
+            n_tok, total = scored[key]
+            cols["problem_id"].append(s.problem_id)
+            cols["sample_index"].append(s.sample_index)
+            cols["scorer"].append(scorer_label or model)
+            cols["n_tokens"].append(n_tok)
+            cols["sum_logprob"].append(total)
+            cols["perplexity"].append(math.exp(-total / n_tok) if n_tok else float("nan"))
     finally:
         close = getattr(scorer, "close", None)
         if close:

@@ -183,6 +183,11 @@ def test_missing_cells_unverified_and_counts(tmp_path):
     assert ids == ["q0", "q1"] and n.tolist() == [2, 1] and c.tolist() == [1, 1]
     ids, n, c = st.counts("steps_correct", allow_partial=True)
     assert n.tolist() == [2, 1] and c.tolist() == [1, 0]  # None counts as not correct
+    st.add_verdicts([("q1", 0, _v(False, True))])  # every step right, answer wrong: not CoT-correct
+    assert st.counts("steps_correct", allow_partial=True)[2].tolist() == [1, 0]
+    st = RunStore.create(tmp_path / "r2", _manifest(), _problems(2))
+    st.add_samples([_s(p, i) for p in ("q0", "q1") for i in range(3)])
+    st.add_verdicts([("q0", 0, _v(True, True)), ("q0", 1, _v(False)), ("q1", 2, _v(True, False))])
     assert st.add_verdicts([("q0", 2, _v(True)), ("q1", 0, _v(False)), ("q1", 1, _v(False)),
                             ("q0", 0, _v(False))]) == 3  # q0/0 already verified: kept as True
     ids, n, c = st.counts()

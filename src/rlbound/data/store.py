@@ -565,14 +565,16 @@ class RunStore:
         ready for the pass@k estimator used by Yue et al. 2025 (arXiv 2504.13837).
 
         ``field`` is ``"correct"`` (final-answer verdict) or ``"steps_correct"`` (CoT-pass@k, Wen et al.
-        2025; a verdict whose ``steps_correct`` is None counts as not correct, and InputError if no
+        2025: a response counts when its answer is correct *and* every step is; a verdict whose
+        ``steps_correct`` is None counts as not correct, and InputError if no
         verdict of the run carries it). Unless ``allow_partial``, InputError when a problem has no
         verdict or a stored sample has none (pass@k of a partly verified run would mislead); with
         ``allow_partial`` problems without verdicts are left out.
         """
         if field not in ("correct", "steps_correct"):
             raise InputError(f"unknown count field {field!r}; use 'correct' or 'steps_correct'", field="field")
-        names, vt = self._dedup_table(VERDICTS_DIR, columns=["problem_id", "sample_index", field])
+        cols = ["problem_id", "sample_index", field] + (["correct"] if field == "steps_correct" else [])
+        names, vt = self._dedup_table(VERDICTS_DIR, columns=cols)
         vcodes = self._index(VERDICTS_DIR, names)[1]
         P = len(self._ids)
         ords = vcodes >> _SHIFT
@@ -585,6 +587,8 @@ class RunStore:
             raise InputError("no verdict of this run carries steps_correct (it needs a step-checking verifier)",
                              path=str(self.path), field=field)
         ok = pc.fill_null(col, False).to_numpy(zero_copy_only=False).astype(np.int64)
+        if field == "steps_correct":  # CoT-pass@k counts a response whose answer *and* steps are right
+            ok &= pc.fill_null(vt.column("correct"), False).to_numpy(zero_copy_only=False).astype(np.int64)
         n = np.bincount(ords, minlength=P).astype(np.int64)
         c = np.bincount(ords, weights=ok, minlength=P).astype(np.int64)
         if not allow_partial:

@@ -82,6 +82,7 @@ class TrainConfig:
         out: output folder: log.jsonl and checkpoints/step-<N>/; a killed run in it is resumed.
         algo: algorithm preset: ppo, grpo, dr_grpo, rloo, reinforce_pp, remax, dapo, passk (docs/algorithms.md).
         task: "sandbox" (fresh train-split problems every step, task settings read from the model folder) or a JSONL file of problems (id, prompt, reference, verifier).
+        difficulty: sandbox task only: difficulty mix of the training and held-out prompts as "ops:weight,..." (e.g. "2:1,3:2,4:2,5:1"); empty: the mixes the model was pretrained with.
         steps: training steps (one rollout batch each).
         prompts_per_step: prompts per step (DAPO: groups kept after filtering).
         rollouts: responses per prompt; default: the preset's rollouts_per_prompt.
@@ -114,6 +115,7 @@ class TrainConfig:
     out: str
     algo: str = "grpo"
     task: str = "sandbox"
+    difficulty: str = ""
     steps: int = 200
     prompts_per_step: int = 16
     rollouts: int | None = None
@@ -173,6 +175,22 @@ class TrainConfig:
         need(self.threads is None or (isinstance(self.threads, int) and self.threads >= 1), "threads",
              "must be an integer >= 1")
         get_preset(self.algo)  # unknown name -> InputError listing the presets
+        self.difficulty_mix()
+
+    def difficulty_mix(self) -> tuple[tuple[int, float], ...]:
+        """``difficulty`` parsed to ((ops, weight), ...); () when empty. InputError when malformed."""
+        if not self.difficulty:
+            return ()
+        if self.task != "sandbox":
+            raise InputError("difficulty applies to the sandbox task only", field="difficulty")
+        try:
+            mix = tuple((int(d), float(w)) for d, w in (part.split(":") for part in self.difficulty.split(",")))
+        except ValueError:
+            raise InputError(f"difficulty must look like '2:1,3:2', got {self.difficulty!r}", field="difficulty") from None
+        if any(d < 1 or w < 0 for d, w in mix) or sum(w for _, w in mix) <= 0:
+            raise InputError(f"difficulty needs ops >= 1 and weights >= 0 summing above 0, got {self.difficulty!r}",
+                             field="difficulty")
+        return mix
 
 
 def _finite(x: Any) -> bool:
@@ -601,6 +619,9 @@ def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None
         log.truncate(0)
 
     task_config = sandbox_task_config(config.model) if config.task == "sandbox" else None
+    if config.difficulty_mix():
+        task_config = dataclasses.replace(task_config, train_difficulty=config.difficulty_mix(),
+                                          test_difficulty=config.difficulty_mix())
     problems = _Problems(config, task_config)
     held_out = problems.held_out()
     eval_temp = config.temperature if config.eval_temperature is None else config.eval_temperature

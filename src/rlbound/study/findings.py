@@ -62,7 +62,11 @@ def coverage(base: Counts, rl: Counts, near_zero: float = 0.02) -> Finding:
 
 
 def checkpoints(runs: Sequence[tuple[int, Counts]], k_big: int) -> Finding:
-    """pass@1 up and pass@k_big down across RL checkpoints (Yue et al. 2025, Table 'GRPO over steps')."""
+    """pass@1 up and pass@k_big down across RL checkpoints (Yue et al. 2025, Table 'GRPO over steps').
+
+    ``runs`` are (step, counts) in training order; the study passes the base model as step 0, so
+    the finding compares the start of training with its end and lists every checkpoint between.
+    """
     if len(runs) < 2:
         return Finding("checkpoints", "pass@1 up, pass@K down over training", "fewer than 2 checkpoints", None)
     ks = [1, k_big]
@@ -71,7 +75,8 @@ def checkpoints(runs: Sequence[tuple[int, Counts]], k_big: int) -> Finding:
     pk = [r[2] for r in rows]
     held = p1[-1] > p1[0] and pk[-1] < pk[0]
     measured = "; ".join(f"step {s}: pass@1 {a:.3f}, pass@{k_big} {b:.3f}" for s, a, b in rows)
-    return Finding("checkpoints", f"pass@1 up and pass@{k_big} down from first to last checkpoint", measured, held,
+    return Finding("checkpoints", f"pass@1 up and pass@{k_big} down from step {rows[0][0]} to step {rows[-1][0]}",
+                   measured, held,
                    {"steps": [r[0] for r in rows], "pass1": p1, f"pass{k_big}": pk})
 
 

@@ -27,7 +27,8 @@ class StudyPreset:
         max_new_tokens: longest response.
         sample_batch_size: rows decoded together by the sampler.
         algorithms: RL algorithm presets trained from the same base (``grpo`` first).
-        rl_steps: RL steps of each algorithm.
+        rl_steps: RL steps of each algorithm. RL prompts are train-split problems with the test
+            problems' difficulty mix (``test_difficulty``).
         rl_checkpoints: steps at which checkpoints are sampled (the last must equal rl_steps).
         rl_prompts: prompts per RL step.
         rl_rollouts: rollouts per prompt.
@@ -52,8 +53,8 @@ class StudyPreset:
     max_new_tokens: int = 96
     sample_batch_size: int = 1024
     algorithms: tuple[str, ...] = ("grpo",)
-    rl_steps: int = 150
-    rl_checkpoints: tuple[int, ...] = (50, 100, 150)
+    rl_steps: int = 60
+    rl_checkpoints: tuple[int, ...] = (20, 40, 60)
     rl_prompts: int = 16
     rl_rollouts: int = 16
     rl_lr: float = 1e-4

@@ -123,7 +123,8 @@ def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool) -> dict[str
         cfg = TrainConfig(model=str(base), out=str(work / "rl" / name), task="sandbox", steps=p.rl_steps,
                           prompts_per_step=p.rl_prompts, rollouts=over.get("rollouts", p.rl_rollouts), lr=p.rl_lr,
                           kl=over.get("kl", 0.0), temperature=p.rl_temperature, max_new_tokens=p.max_new_tokens,
-                          save_every=save_every, seed=p.seed, algo=over["algo"])
+                          save_every=save_every, seed=p.seed, algo=over["algo"],
+                          difficulty=",".join(f"{d}:{w:g}" for d, w in p.test_difficulty))
         run_dir = work / "rl" / f"{name}-{_settings_hash(cfg)}"
         cfg = replace(cfg, out=str(run_dir))
         _say(f"RL {name}: {p.rl_steps} steps x {p.rl_prompts} prompts x {cfg.rollouts} rollouts, lr {p.rl_lr}")
@@ -226,7 +227,7 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     found = [
         F.crossing(counts["base"], counts[final_rl], k_big),
         F.coverage(counts["base"], counts[final_rl]),
-        F.checkpoints([(s, counts[f"grpo-step{s}"]) for s in p.rl_checkpoints], k_big),
+        F.checkpoints([(0, counts["base"])] + [(s, counts[f"grpo-step{s}"]) for s in p.rl_checkpoints], k_big),
         F.distillation(counts["base"], counts["distilled"], ks),
         F.perplexity(ppl["base"], ppl[final_rl]),
     ]
