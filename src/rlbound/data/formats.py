@@ -35,7 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from rlbound.data.store import RunStore, _fsync_dir, _tmp_name
+from rlbound.data.atomic import fsync_dir, tmp_name
+from rlbound.data.store import RunStore
 from rlbound.data.jsonl import read_jsonl as _rows
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
@@ -406,7 +407,7 @@ def export_jsonl(store: RunStore, out_path: str | os.PathLike[str], *, overwrite
         raise InputError("output exists; refusing to overwrite it (choose another path)", path=str(out))
     if not out.parent.is_dir():
         raise InputError("output folder does not exist", path=str(out.parent))
-    tmp = out.parent / _tmp_name(".jsonl")
+    tmp = out.parent / tmp_name(".jsonl")
     count = 0
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -422,5 +423,5 @@ def export_jsonl(store: RunStore, out_path: str | os.PathLike[str], *, overwrite
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(out.parent)
+    fsync_dir(out.parent)
     return count

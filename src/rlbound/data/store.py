@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rlbound.data.atomic import atomic_write, fsync_dir
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
 
@@ -83,44 +84,8 @@ assert _VERDICT_FIELDS == VERDICT_SCHEMA.names[2:], "VERDICT_SCHEMA out of step 
 # atomic file writing
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _tmp_name(suffix: str) -> str:
-    return f".tmp-{os.getpid()}-{uuid.uuid4().hex}{suffix}"
-
-
-def _atomic_write(dest: Path, write: Any) -> Path:
-    """Call ``write(fh)`` on a temp file beside ``dest``, fsync it, rename it to ``dest``.
-
-    On any exception the temp file is removed and ``dest`` is untouched.
-    """
-    tmp = dest.parent / _tmp_name(dest.suffix)
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(dest.parent)
-    return dest
-
-
 def _write_parquet(dest: Path, table: pa.Table) -> Path:
-    return _atomic_write(dest, lambda fh: pq.write_table(table, fh, compression="zstd"))
+    return atomic_write(dest, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -186,7 +151,7 @@ def _finish_compactions(folder: Path) -> None:
             for n in old:
                 if isinstance(n, str) and _PART_RE.match(n) and n != new:
                     (folder / n).unlink(missing_ok=True)
-            _fsync_dir(folder)
+            fsync_dir(folder)
         marker.unlink(missing_ok=True)
 
 
@@ -322,7 +287,7 @@ class RunStore:
         (p / SAMPLES_DIR).mkdir(exist_ok=True)
         (p / VERDICTS_DIR).mkdir(exist_ok=True)
         _write_parquet(p / PROBLEMS, _problems_table(problems))
-        _atomic_write(p / MANIFEST, lambda fh: fh.write(manifest.to_json().encode("utf-8")))  # last: marks done
+        atomic_write(p / MANIFEST, lambda fh: fh.write(manifest.to_json().encode("utf-8")))  # last: marks done
         store = cls(p, manifest, problems)
         store._cleaned = True
         return store
@@ -354,7 +319,7 @@ class RunStore:
             sampling=_merged_sampling(old.sampling, manifest.sampling),
             extra={**old.extra, **manifest.extra})
         if _normalise(dataclasses.asdict(merged)) != _normalise(dataclasses.asdict(old)):
-            _atomic_write(p / MANIFEST, lambda fh: fh.write(merged.to_json().encode("utf-8")))
+            atomic_write(p / MANIFEST, lambda fh: fh.write(merged.to_json().encode("utf-8")))
             store._manifest = merged
         store._clean_once()
         return store
@@ -382,7 +347,7 @@ class RunStore:
         """Write ``data`` to side file ``name`` atomically (temp file, fsync, rename); returns its path."""
         dest = self.side_path(name)
         self._clean_once()
-        return _atomic_write(dest, lambda fh: fh.write(bytes(data)))
+        return atomic_write(dest, lambda fh: fh.write(bytes(data)))
 
     # ---------------------------------------------------------------- writing cells
 
@@ -473,14 +438,14 @@ class RunStore:
             new = f"part-{seq:010d}-{tag}.parquet"
             # journal first: a writer that finds the marker and the merged part finishes the removal
             marker = folder / f".compact-{tag}.json"
-            _atomic_write(marker, lambda fh: fh.write(json.dumps({"new": new, "old": list(names)}).encode()))
+            atomic_write(marker, lambda fh: fh.write(json.dumps({"new": new, "old": list(names)}).encode()))
             _write_parquet(folder / new, table)
             for n in names:
                 try:
                     os.unlink(folder / n)
                 except FileNotFoundError:
                     pass
-            _fsync_dir(folder)
+            fsync_dir(folder)
             marker.unlink(missing_ok=True)
             self._part_cache[kind][new] = table
             self._key_parts[kind] = (self._key_parts[kind] - set(names)) | {new}

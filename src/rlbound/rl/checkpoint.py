@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from rlbound.data.atomic import atomic_write_text
 from rlbound.errors import InputError
 
 __all__ = [
@@ -93,20 +94,7 @@ def _fsync_tree(folder: Path) -> None:
 
 def write_json_atomic(path: Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to a temp file beside ``path``, fsync, rename into place."""
-    path = Path(path)
-    tmp = path.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.json"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_path(path.parent)
-    return path
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def _pid_alive(pid: int) -> bool:

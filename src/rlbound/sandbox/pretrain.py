@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rlbound.data.atomic import atomic_write, atomic_write_text, fsync_dir
 from rlbound.errors import InputError
 from rlbound.sandbox.model import ModelSpec, build_model, count_parameters, train_flops_per_token
 from rlbound.sandbox.tasks import OPS, TaskConfig, apply_op, prompt_width, split_tokens, training_examples
@@ -200,37 +201,10 @@ def lr_at(cfg: PretrainConfig, step: int) -> float:
 # Files
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _atomic_torch_save(obj: Any, dest: Path) -> None:
     import torch
 
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
-
-
-def _atomic_write_text(dest: Path, text: str) -> None:
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
+    atomic_write(dest, lambda fh: torch.save(obj, fh))
 
 
 def weights_digest(model: Any) -> str:
@@ -475,9 +449,9 @@ def _finalize(cfg: PretrainConfig, out: Path, tok: Any, model: Any, stats: dict[
     for f in sorted(tmp.iterdir()):
         os.replace(f, out / f.name)
     tmp.rmdir()
-    _atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     (out / CHECKPOINT).unlink(missing_ok=True)
-    _fsync_dir(out)
+    fsync_dir(out)
 
 
 
