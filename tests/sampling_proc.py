@@ -84,6 +84,21 @@ def write_problems(path: str | Path, prompts: list[str]) -> Path:
     return path
 
 
+FIELD_MAP = ("id=id", "prompt=problem", "reference=answer")
+
+
+def sample_config(model_dir: str | Path, bench: str | Path, out: str | Path, **overrides):
+    """A ``SampleConfig`` for the tiny model on a ``write_problems`` file: hf backend, n=4, T=1,
+    top-p 0.95, one thread; ``overrides`` replace any field (``model`` included)."""
+    from rlbound.sampling import SampleConfig
+
+    base = dict(model=str(model_dir), benchmark=str(bench), out=str(out), backend="hf", n=4, temperature=1.0,
+                top_p=0.95, max_new_tokens=16, seed=3, template="raw", field_map=FIELD_MAP, batch_size=5,
+                device="cpu", threads=1)
+    base.update(overrides)
+    return SampleConfig(**base)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")

@@ -27,7 +27,7 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 PROMPTS = ["12+3=", "7*8=", "100-1=", "9/3=", "(2+2)*2=", "1+1="]
-FIELD_MAP = ("id=id", "prompt=problem", "reference=answer")
+FIELD_MAP = helpers.FIELD_MAP
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +43,7 @@ def bench(tmp_path_factory) -> Path:
 
 
 def _cfg(tiny, bench, out, **kw) -> SampleConfig:
-    base = dict(model=str(tiny), benchmark=str(bench), out=str(out), backend="hf", n=4, temperature=1.0,
-                top_p=0.95, max_new_tokens=16, seed=3, template="raw", field_map=FIELD_MAP, batch_size=5,
-                device="cpu", threads=1)
-    base.update(kw)
-    return SampleConfig(**base)
+    return helpers.sample_config(tiny, bench, out, **kw)
 
 
 def _cells(store) -> dict[tuple[str, int], tuple[int, str, str, int]]:

@@ -34,7 +34,7 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 PROMPTS = ["12+3=", "7*8=", "100-1=", "9/3="]
-FIELD_MAP = ("id=id", "prompt=problem", "reference=answer")
+FIELD_MAP = helpers.FIELD_MAP
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +50,8 @@ def bench(tmp_path_factory) -> Path:
 
 
 def _cfg(tiny, bench, out, **kw) -> SampleConfig:
-    base = dict(model=str(tiny), benchmark=str(bench), out=str(out), backend="hf", n=4, temperature=1.0,
-                top_p=0.95, max_new_tokens=12, seed=5, template="raw", field_map=FIELD_MAP, batch_size=3,
-                device="cpu", threads=1, logprobs=True)
-    base.update(kw)
-    return SampleConfig(**base)
+    return helpers.sample_config(tiny, bench, out, **{"max_new_tokens": 12, "seed": 5, "batch_size": 3, "logprobs": True,
+                                                      **kw})
 
 
 def _rows(out: Path) -> dict[tuple[str, int], list[float]]:

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from rlbound.data.atomic import fsync_dir, tmp_name
+from rlbound.data.atomic import atomic_write
 from rlbound.data.store import RunStore
 from rlbound.data.jsonl import read_jsonl as _rows
 from rlbound.errors import InputError
@@ -407,21 +407,15 @@ def export_jsonl(store: RunStore, out_path: str | os.PathLike[str], *, overwrite
         raise InputError("output exists; refusing to overwrite it (choose another path)", path=str(out))
     if not out.parent.is_dir():
         raise InputError("output folder does not exist", path=str(out.parent))
-    tmp = out.parent / tmp_name(".jsonl")
     count = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            total = store.sample_table().num_rows
-            for row in tqdm(_export_rows(store), total=total, unit="row", desc="export", disable=None,
-                            mininterval=1.0):
-                fh.write(json.dumps(row, ensure_ascii=False))
-                fh.write("\n")
-                count += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(out.parent)
+
+    def write(fh: Any) -> None:
+        nonlocal count
+        total = store.sample_table().num_rows
+        for row in tqdm(_export_rows(store), total=total, unit="row", desc="export", disable=None, mininterval=1.0):
+            fh.write(json.dumps(row, ensure_ascii=False))
+            fh.write("\n")
+            count += 1
+
+    atomic_write(out, write, text=True)
     return count
