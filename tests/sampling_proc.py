@@ -36,7 +36,7 @@ def make_tokenizer():
 
 
 def make_tiny_model(path: str | Path, *, seed: int = 0, arch: str = "llama", hidden: int = 64,
-                    layers: int = 2, heads: int = 4, kv_heads: int = 2) -> Path:
+                    layers: int = 2, heads: int = 4, kv_heads: int = 2, max_positions: int = 256) -> Path:
     """Save a random tiny causal LM + tokenizer under ``path``; returns the path."""
     import torch
     from transformers import GenerationConfig
@@ -45,7 +45,7 @@ def make_tiny_model(path: str | Path, *, seed: int = 0, arch: str = "llama", hid
     tok = make_tokenizer()
     common = dict(vocab_size=len(SPECIALS) + len(CHARS), hidden_size=hidden, intermediate_size=2 * hidden,
                   num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-                  max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                  max_position_embeddings=max_positions, bos_token_id=1, eos_token_id=2, pad_token_id=0,
                   tie_word_embeddings=False)
     torch.manual_seed(seed)
     if arch == "llama":

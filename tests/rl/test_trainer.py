@@ -294,3 +294,56 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(model_dir: Path, tmp_
     assert [r["step"] for r in log_b] == list(range(1, steps + 1))  # no step logged twice, none missing
     assert log_a == log_b
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp")]
+
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks"
+
+
+@pytest.mark.skipif(not (BENCH_DIR / "gsm8k").is_dir(), reason=f"shared benchmarks not found at {BENCH_DIR}")
+def test_benchmark_file_task_with_a_generic_hf_model(tmp_path: Path) -> None:
+    """A real benchmark file (GSM8K) as the task, the paper's boxed template, the math verifier as
+    reward, and a non-sandbox model (random Qwen2 with a character tokenizer): the path a user takes
+    with a small real model."""
+    from rlbound.backends.templates import INSTRUCTION
+    from rlbound.rl.trainer import _verifier_reward, load_problems
+
+    spec = importlib.util.spec_from_file_location("rlbound_test_sampling_proc", HERE.parent / "sampling_proc.py")
+    sp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sp)
+    model = sp.make_tiny_model(tmp_path / "qwen2", arch="qwen2", max_positions=2048)
+    gsm8k = BENCH_DIR / "gsm8k" / "test.jsonl"
+
+    problems = load_problems(str(gsm8k), "boxed")
+    p = problems[0]
+    assert p.verifier == "math" and p.reference == "18" and INSTRUCTION in p.prompt
+    assert p.prompt.startswith("<|im_start|>system") and "Janet" in p.prompt
+    assert load_problems(str(gsm8k), "raw")[0].prompt.startswith("Janet")
+    reward = _verifier_reward()
+    assert reward(p, "so she makes 9 * 2 = 18 dollars. \\boxed{18}") == 1.0
+    assert reward(p, "\\boxed{17}") == 0.0
+
+    out = tmp_path / "out"
+    cfg = _cfg(model, out, task=str(gsm8k), template="raw", steps=2, prompts_per_step=2, rollouts=4,
+               max_new_tokens=6, eval_problems=2, eval_samples=2, eval_task=str(gsm8k))
+    before = _params(model)
+    final = train(cfg, progress=False, reward_fn=tp.digit_reward)
+    after = _params(final)
+    assert all(not torch.equal(before[k], after[k]) for k in before)
+    recs = ckpt.JsonlLog(out / "log.jsonl").records()
+    assert [(r["kind"], r["step"]) for r in recs] == [("eval", 0), ("train", 1), ("train", 2), ("eval", 2)]
+    # the default reward is the math verifier: a random model earns nothing, and training still runs
+    train(_cfg(model, tmp_path / "out2", task=str(gsm8k), steps=1, prompts_per_step=2, rollouts=2,
+               max_new_tokens=4), progress=False)
+    assert ckpt.JsonlLog(tmp_path / "out2" / "log.jsonl").records()[0]["reward"] == 0.0
+
+
+def test_unknown_template_and_odd_task_file_are_input_errors(tmp_path: Path) -> None:
+    from rlbound.rl.trainer import load_problems
+
+    with pytest.raises(InputError, match="template"):
+        TrainConfig(model="m", out="o", template="nope")
+    bad = tmp_path / "t.jsonl"
+    bad.write_text('{"id": 1, "prompt": "2+2="}\n{"id": 2, "prompt": "3+3=", "answer": 6}\n')
+    with pytest.raises(InputError) as e:
+        load_problems(str(bad))
+    assert e.value.line == 2 and e.value.field == "answer"

@@ -50,7 +50,8 @@ class DistillConfig:
         teacher: teacher model folder (or cached hub id) that writes the traces.
         student: student model folder (or cached hub id) to fine-tune, e.g. the base model.
         out: output folder: traces.jsonl, log.jsonl, checkpoints/step-<N>/.
-        task: "sandbox" (train-split problems, task settings from the student's folder) or a JSONL file of problems.
+        task: "sandbox" (train-split problems, task settings from the student's folder), a JSONL file of problems, or a benchmark file as ``rlbound sample`` reads it.
+        template: prompt template of problems from a file (raw, boxed, boxed-plain, chat: the student's chat template, or a string with {problem}); sandbox problems keep their own format.
         prompts: training prompts the teacher answers (the first ones of a JSONL task).
         samples_per_prompt: teacher samples per prompt.
         unique: keep each distinct accepted response of a prompt once.
@@ -74,6 +75,7 @@ class DistillConfig:
     student: str
     out: str
     task: str = "sandbox"
+    template: str = "boxed"
     prompts: int = 512
     samples_per_prompt: int = 4
     unique: bool = True
@@ -109,6 +111,9 @@ class DistillConfig:
         need(self.weight_decay >= 0, "weight_decay", "must be >= 0")
         need(self.temperature >= 0, "temperature", "must be >= 0")
         need(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        from rlbound.backends import templates
+
+        templates.describe(self.template)  # unknown template -> InputError naming it
 
 
 # --------------------------------------------------------------------------------------------------
@@ -165,12 +170,17 @@ def _problems(config: DistillConfig, task_config: Any) -> tuple[list[Problem], l
         train = generate_split(task_config, "train", config.prompts, seed=derive_seed(config.seed, "distill"))
         held = generate_split(task_config, "test", config.eval_problems, seed=0) if config.eval_problems else []
         return train, held
-    train = load_problems(config.task)[: config.prompts]
+    tok = None
+    if config.template == "chat":
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(config.student)
+    train = load_problems(config.task, config.template, tok)[: config.prompts]
     held = []
     if config.eval_problems:
         if not config.eval_task:
             raise InputError("eval_problems > 0 with a JSONL task needs eval_task", field="eval_task")
-        held = load_problems(config.eval_task)[: config.eval_problems]
+        held = load_problems(config.eval_task, config.template, tok)[: config.eval_problems]
     return train, held
 
 

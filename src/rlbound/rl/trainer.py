@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,8 @@ class TrainConfig:
         model: base model: a folder with a Hugging Face causal LM and its tokenizer (a sandbox model from ``pretrain``), or a hub id already in the local cache.
         out: output folder: log.jsonl and checkpoints/step-<N>/; a killed run in it is resumed.
         algo: algorithm preset: ppo, grpo, dr_grpo, rloo, reinforce_pp, remax, dapo, passk (docs/algorithms.md).
-        task: "sandbox" (fresh train-split problems every step, task settings read from the model folder) or a JSONL file of problems (id, prompt, reference, verifier).
+        task: "sandbox" (fresh train-split problems every step, task settings read from the model folder), a JSONL file of problems (id, prompt, reference, verifier), or a benchmark file as ``rlbound sample`` reads it (MATH500, GSM8K, ...; graded by math).
+        template: prompt template of problems from a file: raw, boxed (the paper's zero-shot prompt), boxed-plain, chat (the tokenizer's chat template), or a string with {problem}; sandbox problems keep their own format.
         difficulty: sandbox task only: difficulty mix of the training and held-out prompts as "ops:weight,..." (e.g. "2:1,3:2,4:2,5:1"); empty: the mixes the model was pretrained with.
         steps: training steps (one rollout batch each).
         prompts_per_step: prompts per step (DAPO: groups kept after filtering).
@@ -115,6 +116,7 @@ class TrainConfig:
     out: str
     algo: str = "grpo"
     task: str = "sandbox"
+    template: str = "boxed"
     difficulty: str = ""
     steps: int = 200
     prompts_per_step: int = 16
@@ -175,6 +177,9 @@ class TrainConfig:
         need(self.threads is None or (isinstance(self.threads, int) and self.threads >= 1), "threads",
              "must be an integer >= 1")
         get_preset(self.algo)  # unknown name -> InputError listing the presets
+        from rlbound.backends import templates
+
+        templates.describe(self.template)  # unknown template -> InputError naming it
         self.difficulty_mix()
 
     def difficulty_mix(self) -> tuple[tuple[int, float], ...]:
@@ -252,27 +257,47 @@ def sandbox_task_config(model_dir: str) -> Any:
     return TaskConfig()
 
 
-def load_problems(path: str) -> list[Problem]:
-    """Problems from a JSONL file: ``id`` and ``prompt`` required; ``reference``, ``verifier``
-    (default ``math``) and ``metadata`` optional. InputError names the line and field."""
+def load_problems(path: str, template: str = "raw", tokenizer: Any = None) -> list[Problem]:
+    """Problems from a file, prompts rendered with ``template`` (``rlbound.backends.templates``).
+
+    Two layouts: a JSONL of ``{id, prompt}`` rows (``reference``, ``verifier`` - default ``math`` -
+    and ``metadata`` optional), or any benchmark file ``rlbound sample`` reads (MATH500, GSM8K,
+    AIME, AMC, Minerva, OlympiadBench, detected by fields or folder name; graded by ``math``).
+    Sandbox problems (verifier ``synthetic``) keep their own prompt format whatever ``template``.
+    ``chat`` needs ``tokenizer``. InputError names the file, line and field.
+    """
+    from rlbound.backends import templates
+    from rlbound.data.benchmarks import load_benchmark
     from rlbound.data.jsonl import read_jsonl, require
 
-    out = []
-    for line, obj in read_jsonl(path, progress=False):
-        out.append(Problem(id=str(require(obj, "id", (str, int), path=path, line=line)),
-                           prompt=require(obj, "prompt", str, path=path, line=line),
-                           reference=obj.get("reference"),
-                           verifier=str(obj.get("verifier") or "math"),
-                           metadata=obj.get("metadata") or {}))
-    return out
+    rows = read_jsonl(path, progress=False)
+    first = next(rows, None)
+    if first is not None and {"id", "prompt"} <= set(first[1]) and set(first[1]) <= _PROBLEM_FIELDS:
+        out = []
+        for line, obj in ([first] + list(rows)):
+            unknown = set(obj) - _PROBLEM_FIELDS
+            if unknown:
+                raise InputError(f"unknown field '{sorted(unknown)[0]}'", path=path, line=line, field=sorted(unknown)[0])
+            out.append(Problem(id=str(require(obj, "id", (str, int), path=path, line=line)),
+                               prompt=require(obj, "prompt", str, path=path, line=line),
+                               reference=obj.get("reference"),
+                               verifier=str(obj.get("verifier") or "math"),
+                               metadata=obj.get("metadata") or {}))
+    else:
+        out = list(load_benchmark(path).problems)
+    return [p if p.verifier == "synthetic" else dataclasses.replace(p, prompt=templates.render(template, p.prompt, tokenizer))
+            for p in out]
+
+
+_PROBLEM_FIELDS = frozenset({"id", "prompt", "reference", "verifier", "metadata"})
 
 
 class _Problems:
     """The prompts of step ``s``, attempt ``a``: a pure function of (seed, s, a)."""
 
-    def __init__(self, config: TrainConfig, task_config: Any) -> None:
-        self.config, self.task_config = config, task_config
-        self.pool = None if config.task == "sandbox" else load_problems(config.task)
+    def __init__(self, config: TrainConfig, task_config: Any, tokenizer: Any = None) -> None:
+        self.config, self.task_config, self.tokenizer = config, task_config, tokenizer
+        self.pool = None if config.task == "sandbox" else load_problems(config.task, config.template, tokenizer)
 
     def batch(self, step: int, attempt: int, count: int) -> list[Problem]:
         c = self.config
@@ -294,7 +319,7 @@ class _Problems:
         if c.eval_problems == 0:
             return []
         if c.eval_task:
-            return load_problems(c.eval_task)[: c.eval_problems]
+            return load_problems(c.eval_task, c.template, self.tokenizer)[: c.eval_problems]
         if self.pool is not None:
             raise InputError("eval_problems > 0 with a JSONL task needs eval_task (a file of held-out problems)",
                              field="eval_task")
@@ -622,7 +647,7 @@ def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None
     if config.difficulty_mix():
         task_config = dataclasses.replace(task_config, train_difficulty=config.difficulty_mix(),
                                           test_difficulty=config.difficulty_mix())
-    problems = _Problems(config, task_config)
+    problems = _Problems(config, task_config, tokenizer)
     held_out = problems.held_out()
     eval_temp = config.temperature if config.eval_temperature is None else config.eval_temperature
 

@@ -73,7 +73,6 @@ class RunSpec:
 
 
 def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool) -> Path:
-    from rlbound.data.store import RunStore
     from rlbound.sampling import SampleConfig, run_sampling
     from rlbound.verify.run import verify_run
 
