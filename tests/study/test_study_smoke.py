@@ -43,7 +43,8 @@ def test_smoke_study_end_to_end(tmp_path):
     assert "<img" in html and (out / "report" / "metrics.json").exists()
     found = json.loads((out / "findings.json").read_text())
     keys = {f["key"] for f in found["findings"]}
-    assert {"crossing", "coverage", "checkpoints", "distillation", "perplexity", "cot_base"} <= keys
+    assert {"crossing", "coverage", "checkpoints", "distillation", "distillation_cot", "perplexity", "cot_base",
+            "crossing_cot"} <= keys
     assert all(f["held"] in (True, False, None) for f in found["findings"])
     assert "RL wins at k=1" in proc.stdout
     # a second run reuses every stage's output

@@ -230,12 +230,14 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
         F.distillation(counts["base"], counts["distilled"], ks),
         F.perplexity(ppl["base"], ppl[final_rl]),
     ]
-    cot = {label: RunStore.open(run_paths[label]).counts("steps_correct") for label in ("base", final_rl)}
+    cot = {label: RunStore.open(run_paths[label]).counts("steps_correct") for label in ("base", final_rl, "distilled")}
     for label in ("base", final_rl):
         found.append(F.cot_gap(label, counts[label], cot[label], k_big))
     # The same comparison on CoT-pass@k: immune to answers guessed right after a wrong step.
     cross_cot = F.crossing(cot["base"], cot[final_rl], k_big)
     found.append(replace(cross_cot, key="crossing_cot", claim="on CoT-pass@k (every step checked): " + cross_cot.claim))
+    dist_cot = F.distillation(cot["base"], cot["distilled"], ks)
+    found.append(replace(dist_cot, key="distillation_cot", claim="on CoT-pass@k (every step checked): " + dist_cot.claim))
     if p.extra_temperature:
         t2 = p.extra_temperature
         cross2 = F.crossing(counts[f"base-T{t2}"], counts[f"{final_rl}-T{t2}"], k_big)
