@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-k", action="store_true",
                     help="target uniform's own half-width at each k (strictly equal width) instead of its maximum")
     ap.add_argument("--runs", nargs="*", default=None,
-                    help="run directories to replay (default: run dirs under demo_out/, if any)")
+                    help="run directories to replay (default: run dirs under demo_out/ and demo_out/runs/, if any)")
     args = ap.parse_args(argv)
     reps = args.reps or (6 if args.quick else 20)
     n_boot = 500 if args.quick else 1000
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         from rlbound.data.store import RunStore
 
         demo = ROOT / "demo_out"
-        paths = sorted(p for p in demo.glob("*") if RunStore.is_run_dir(p)) if demo.is_dir() else []
+        paths = sorted(p for p in [*demo.glob("*"), *demo.glob("runs/*")] if RunStore.is_run_dir(p)) if demo.is_dir() else []
         if not paths:
             print(f"\nno sandbox run directories under {demo}: the real-run replay is skipped")
     else:
