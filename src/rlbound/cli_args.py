@@ -11,13 +11,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-import tomllib
 import types
 import typing
-from pathlib import Path
 from typing import Any, TypeVar
 
-from rlbound.errors import InputError
+from rlbound.config import resolve_config
 
 T = TypeVar("T")
 
@@ -90,32 +88,5 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, *, skip: t
 
 def build_config(cls: type[T], args: argparse.Namespace, config_file: str | None = None) -> T:
     """Resolve ``cls`` from a TOML file (optional) overridden by explicit options in ``args``."""
-    values: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    if config_file:
-        path = Path(config_file)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError("config file not found", path=str(path)) from None
-        except tomllib.TOMLDecodeError as e:
-            raise InputError(f"not valid TOML: {e}", path=str(path)) from None
-        for key, val in raw.items():
-            name = key.replace("-", "_")
-            if name not in names:
-                raise InputError(f"unknown option '{key}'", path=str(path), field=key)
-            values[name] = val
-    for name in names:
-        val = getattr(args, name, None)
-        if val is not None:
-            values[name] = val
-    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values  # type: ignore[arg-type]
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise InputError(f"missing required option --{missing[0].replace('_', '-')}", field=missing[0])
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as e:
-        if isinstance(e, InputError):
-            raise
-        raise InputError(str(e)) from None
+    return resolve_config(cls, config_file, {f.name: getattr(args, f.name, None)
+                                             for f in dataclasses.fields(cls)})  # type: ignore[arg-type]

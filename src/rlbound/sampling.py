@@ -27,7 +27,6 @@ import hashlib
 import json
 import sys
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -247,63 +246,12 @@ def load_config(path: str | Path | None, overrides: Mapping[str, Any] | None = N
 
     Errors name the file and the key: unknown keys, TOML syntax, wrong types, missing required keys.
     """
-    values: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(SampleConfig)}
-    where = str(path) if path is not None else None
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("config file not found", path=where) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"not valid TOML: {e}", path=where) from None
-        if isinstance(raw.get("sample"), dict):
-            raw = {**{k: v for k, v in raw.items() if k != "sample"}, **raw["sample"]}
-        for key, val in raw.items():
-            name = key.replace("-", "_")
-            if name not in names:
-                raise InputError(f"unknown key '{key}'", path=where, field=key)
-            if name == "field_map" and isinstance(val, dict):
-                val = tuple(f"{k}={v}" for k, v in val.items())
-            values[name] = val
-    for key, val in (overrides or {}).items():
-        name = key.replace("-", "_")
-        if name not in names:
-            raise InputError(f"unknown option '{key}'", field=key)
-        if val is not None:
-            values[name] = val
-    missing = [f.name for f in dataclasses.fields(SampleConfig)
-               if f.default is dataclasses.MISSING and f.name not in values]
-    if missing:
-        raise InputError(f"missing required key '{missing[0]}'", path=where, field=missing[0])
-    _check_types(values, where)
-    try:
-        return SampleConfig(**values)
-    except InputError as e:
-        if e.path is None and where is not None:
-            raise InputError(e.message, path=where, field=e.field) from None
-        raise
+    from rlbound.config import resolve_config
 
+    def field_map(val: Any) -> Any:
+        return tuple(f"{k}={v}" for k, v in val.items()) if isinstance(val, dict) else val
 
-def _check_types(values: dict[str, Any], where: str | None) -> None:
-    """Reject TOML values of the wrong type (a string n, a number template, ...) naming the key."""
-    import typing
-
-    hints = typing.get_type_hints(SampleConfig)
-    for name, val in values.items():
-        tp = hints[name]
-        allowed: tuple[type, ...]
-        if tp in (int, float, str):
-            allowed = (int, float) if tp is float else (tp,)
-        elif name in ("stop", "field_map"):
-            allowed = (list, tuple, str)
-        elif tp == (int | None):
-            allowed = (int, type(None))
-        else:
-            continue
-        if not isinstance(val, allowed) or (isinstance(val, bool) and bool not in allowed):
-            raise InputError(f"'{name}' must be {tp if isinstance(tp, type) else 'an integer'}, got {val!r}",
-                             path=where, field=name)
+    return resolve_config(SampleConfig, path, dict(overrides or {}), table="sample", convert={"field_map": field_map})
 
 
 def backend_options(config: SampleConfig, backend: str | None = None) -> Any:
