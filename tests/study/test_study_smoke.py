@@ -52,3 +52,23 @@ def test_smoke_study_end_to_end(tmp_path):
                            timeout=300, env=env)
     assert again.returncode == 0
     assert "cached model" in again.stderr and "pretraining from scratch" not in again.stderr
+
+
+@pytest.mark.slow
+def test_smoke_study_over_two_seeds(tmp_path):
+    out = tmp_path / "study"
+    env = {"RLBOUND_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([EXE, "study", "--preset", "smoke", "--seeds", "0,1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "seeds.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    rows = {r["key"]: r for r in summary["findings"]}
+    assert set(rows["crossing"]["measured"]) == {"0", "1"} and rows["crossing"]["evaluated"] == 2
+    assert 0 <= rows["crossing"]["held"] <= 2
+    seeds = {s: RunStore.open(out / f"seed-{s}" / "runs" / "base").manifest.sampling["seed"] for s in (0, 1)}
+    assert seeds[0] != seeds[1]
+    assert "over seeds 0, 1" in proc.stdout and "seed 1:" in proc.stdout
+    bad = subprocess.run([EXE, "study", "--preset", "smoke", "--seeds", "0,x", "--out", str(out)],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and "seeds" in bad.stderr and "Traceback" not in bad.stderr
