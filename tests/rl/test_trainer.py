@@ -347,3 +347,15 @@ def test_unknown_template_and_odd_task_file_are_input_errors(tmp_path: Path) -> 
     with pytest.raises(InputError) as e:
         load_problems(str(bad))
     assert e.value.line == 2 and e.value.field == "answer"
+
+
+def test_parquet_task_goes_to_the_benchmark_loader(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rlbound.rl.trainer import load_problems
+
+    path = tmp_path / "gsm8k.parquet"
+    pq.write_table(pa.table({"idx": [0], "question": ["2+2?"], "answer": ["2+2=4\n#### 4"]}), path)
+    (p,) = load_problems(str(path), "raw")
+    assert (p.prompt, p.reference, p.verifier) == ("2+2?", "4", "math")

@@ -80,6 +80,19 @@ def test_rerun_returns_the_finished_model_and_refuses_to_clobber(toy_model, tmp_
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_temp_files_of_a_killed_write_are_not_foreign_and_are_removed(tmp_path):
+    """A write killed mid-way leaves a ``rlbound.data.atomic`` temp file: a rerun starts fresh
+    (the folder is not "someone else's") and removes it."""
+    from rlbound.data.atomic import tmp_name
+
+    out = tmp_path / "m"
+    out.mkdir()
+    stale = out / tmp_name(".pt")
+    stale.write_bytes(b"half a checkpoint")
+    pretrain(dataclasses.replace(TOY, steps=2), out, progress=False, threads=1)
+    assert (out / MANIFEST).exists() and not stale.exists()
+
+
 def test_recipe_fingerprint_is_reproducible(toy_model):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -136,3 +149,4 @@ def test_sigkill_mid_run_resumes_to_identical_weights(tmp_path):
     assert a["steps"] == b["steps"] == cfg.steps
     assert a["weights_sha256"] == b["weights_sha256"]
     assert not list(killed.glob(".*.tmp"))
+    assert not list(killed.glob(".tmp-*"))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_text", "fsync_dir", "tmp_name"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_dir", "is_tmp_name", "tmp_name"]
 
 
 def fsync_dir(folder: str | Path) -> None:
@@ -34,6 +34,11 @@ def fsync_dir(folder: str | Path) -> None:
 def tmp_name(suffix: str = "") -> str:
     """A temp file name that no other process or call can pick: ``.tmp-<pid>-<uuid><suffix>``."""
     return f".tmp-{os.getpid()}-{uuid.uuid4().hex}{suffix}"
+
+
+def is_tmp_name(name: str) -> bool:
+    """True for a name ``tmp_name`` makes: a write in progress, or one a killed writer left."""
+    return name.startswith(".tmp-")
 
 
 def atomic_write(dest: str | Path, write: Callable[[IO[Any]], Any], *, text: bool = False) -> Path:
@@ -60,3 +65,8 @@ def atomic_write(dest: str | Path, write: Callable[[IO[Any]], Any], *, text: boo
 def atomic_write_text(dest: str | Path, content: str) -> Path:
     """``atomic_write`` of a string as UTF-8 text."""
     return atomic_write(dest, lambda fh: fh.write(content), text=True)
+
+
+def atomic_write_bytes(dest: str | Path, data: bytes) -> Path:
+    """``atomic_write`` of bytes."""
+    return atomic_write(dest, lambda fh: fh.write(data))

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rlbound.data.atomic import atomic_write, fsync_dir
+from rlbound.data.atomic import atomic_write, atomic_write_bytes, atomic_write_text, fsync_dir
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
 
@@ -287,7 +287,7 @@ class RunStore:
         (p / SAMPLES_DIR).mkdir(exist_ok=True)
         (p / VERDICTS_DIR).mkdir(exist_ok=True)
         _write_parquet(p / PROBLEMS, _problems_table(problems))
-        atomic_write(p / MANIFEST, lambda fh: fh.write(manifest.to_json().encode("utf-8")))  # last: marks done
+        atomic_write_text(p / MANIFEST, manifest.to_json())  # last: marks done
         store = cls(p, manifest, problems)
         store._cleaned = True
         return store
@@ -319,7 +319,7 @@ class RunStore:
             sampling=_merged_sampling(old.sampling, manifest.sampling),
             extra={**old.extra, **manifest.extra})
         if _normalise(dataclasses.asdict(merged)) != _normalise(dataclasses.asdict(old)):
-            atomic_write(p / MANIFEST, lambda fh: fh.write(merged.to_json().encode("utf-8")))
+            atomic_write_text(p / MANIFEST, merged.to_json())
             store._manifest = merged
         store._clean_once()
         return store
@@ -347,7 +347,7 @@ class RunStore:
         """Write ``data`` to side file ``name`` atomically (temp file, fsync, rename); returns its path."""
         dest = self.side_path(name)
         self._clean_once()
-        return atomic_write(dest, lambda fh: fh.write(bytes(data)))
+        return atomic_write_bytes(dest, bytes(data))
 
     # ---------------------------------------------------------------- writing cells
 

@@ -26,7 +26,6 @@ import datetime as _dt
 import json
 import math
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from tqdm import tqdm
 
 from rlbound.data import token_logprobs
 from rlbound.data.store import RunStore
+from rlbound.data.atomic import atomic_write_bytes, atomic_write_text
 from rlbound.errors import InputError
 from rlbound.metrics.adaptive import small_sample_pass_at_k
 from rlbound.metrics.compare import accuracy_histogram, compare_runs, efficiency_gap
@@ -265,19 +265,6 @@ def _clean_json(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_clean_json(v) for v in x]
     return x
-
-
-def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = dest.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}{dest.suffix}"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _curve_json(s: A.CurveStats) -> dict[str, Any]:
@@ -803,12 +790,12 @@ def _write_outputs(out: Path, drawn: Mapping[str, tuple[bytes, bytes]], metrics:
     for key, (png, svg) in drawn.items():
         for ext, data in (("png", png), ("svg", svg)):
             dest = figdir / f"{key}.{ext}"
-            _write_atomic(dest, data)
+            atomic_write_bytes(dest, data)
             paths.append(dest)
     text = json.dumps(_clean_json(metrics), indent=1, default=_json_default, allow_nan=False)
-    _write_atomic(out / "metrics.json", text.encode("utf-8"))
+    atomic_write_text(out / "metrics.json", text)
     html_path = out / "report.html"
-    _write_atomic(html_path, html_text.encode("utf-8"))
+    atomic_write_text(html_path, html_text)
     for key in previous:
         if isinstance(key, str) and key not in drawn and "/" not in key and not key.startswith("."):
             for ext in ("png", "svg"):

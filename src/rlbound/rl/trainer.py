@@ -270,8 +270,8 @@ def load_problems(path: str, template: str = "raw", tokenizer: Any = None) -> li
     from rlbound.data.benchmarks import load_benchmark
     from rlbound.data.jsonl import read_jsonl, require
 
-    rows = read_jsonl(path, progress=False)
-    first = next(rows, None)
+    rows = read_jsonl(path, progress=False) if str(path).endswith((".jsonl", ".jsonl.gz")) else iter(())
+    first = next(rows, None)  # JSON / Parquet files go to the benchmark loader
     if first is not None and {"id", "prompt"} <= set(first[1]) and set(first[1]) <= _PROBLEM_FIELDS:
         out = []
         for line, obj in ([first] + list(rows)):

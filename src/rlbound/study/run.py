@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from rlbound.data.atomic import atomic_write_text
 from rlbound.errors import InputError
 from rlbound.study.presets import StudyPreset
 
@@ -253,9 +254,8 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     times["total"] = round(time.time() - t_start, 1)
     result = {"preset": asdict(p), "findings": F.to_json(found), "stage_seconds": times,
               "report": str(report.html_path), "from_scratch": from_scratch}
-    tmp = out / ".findings.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-    tmp.replace(out / "findings.json")
+    atomic_write_text(out / "findings.json",
+                      json.dumps(result, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
     print()
     print(f"rlbound study --preset {p.name}: {len(found)} findings ({times['total']:.0f} s)")
     print(F.format_findings(found))
