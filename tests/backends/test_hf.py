@@ -159,6 +159,34 @@ def test_fast_path_matches_the_models_own_forward(tiny, backend):
     assert _texts(slow.generate(PROMPTS, params, seeds)) == _texts(backend.generate(PROMPTS, params, seeds))
 
 
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+def test_shared_prefix_decoder_gives_the_same_samples(tmp_path, monkeypatch, arch):
+    """Many samples per prompt (here forced for short prompts) decode with the prompt's cache shared:
+    same texts and log-probabilities as the per-row cache and as the model's own forward, with
+    prompts of several lengths (left padding), grouped-query heads (4 heads, 2 kv heads), rows
+    finishing early (compaction) and batches that split a prompt's rows."""
+    from rlbound.backends import hf
+
+    path = helpers.make_tiny_model(tmp_path / arch, arch=arch, seed=2)
+    params = SamplingParams(temperature=1.0, max_new_tokens=25, logprobs=True)
+    seeds = [list(range(100 * i, 100 * i + 40)) for i in range(3)]
+    prompts = PROMPTS[:3]
+    shared = HFBackend(str(path), HFOptions(device="cpu", batch_size=100))
+    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN_KEYS", 1)
+    used = []
+    real = hf._SharedPrefixDecoder.prefill
+    monkeypatch.setattr(hf._SharedPrefixDecoder, "prefill", lambda self, *a: used.append(1) or real(self, *a))
+    got = shared.generate(prompts, params, seeds)
+    assert len(used) == 2, "both batches (33 and 20 rows per prompt) must take the shared-prefix decoder"
+    assert any(c.finish_reason == "stop" for cs in got for c in cs), "some rows must finish early"
+    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN_KEYS", 10 ** 9)
+    per_row = shared.generate(prompts, params, seeds)
+    own = HFBackend(str(path), HFOptions(device="cpu", fast_path=False)).generate(prompts, params, seeds)
+    assert _texts(got) == _texts(per_row) == _texts(own)
+    for a, b in zip((c for cs in got for c in cs), (c for cs in per_row for c in cs)):
+        np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
+
+
 @pytest.mark.parametrize("arch", ["qwen2", "qwen3", "gpt2"])
 def test_other_architectures(tmp_path, backend, arch):
     path = helpers.make_tiny_model(tmp_path / arch, arch=arch, seed=1)
@@ -233,6 +261,22 @@ def test_score_against_a_plain_forward(backend):
         want = [float(logp[i - 1, ids[i]]) for i in range(n_p, len(ids))]
         assert g.shape == (len(c),)
         np.testing.assert_allclose(g, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [256, 3])
+def test_shared_prefix_score_equals_one_forward_per_sequence(tiny, batch_size):
+    """Prompts of several lengths (left padding in the shared prefix), each with continuations of
+    lengths 0, 1 and more, in batches that split one prompt's rows: same numbers as ``score_full``."""
+    b = HFBackend(str(tiny), HFOptions(device="cpu", batch_size=batch_size))
+    prompts, conts = [], []
+    for p in PROMPTS:
+        for c in ["", "7", "15", "56\n", "15", "1+1=2 and more"]:
+            prompts.append(p)
+            conts.append(c)
+    shared, full = b.score(prompts, conts), b.score_full(prompts, conts)
+    for c, s, f in zip(conts, shared, full):
+        assert s.shape == f.shape == (len(b.tokenizer(c, add_special_tokens=False)["input_ids"]),)
+        np.testing.assert_allclose(s, f, atol=1e-5)
 
 
 def test_errors_are_one_line_input_errors(tmp_path, tiny, backend):

@@ -209,3 +209,22 @@ def test_agreement_with_recorded_verdicts(verifier):
     assert total == 800
     assert (total - len(disagreements)) / total >= 0.97
     assert disagreements == KNOWN_DISAGREEMENTS
+
+
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason=f"shared example data not found at {EXAMPLE}")
+def test_quick_verdicts_equal_full_verdicts_on_real_responses():
+    """``quick_verify`` (run in the runner's parent, no SymPy) decides most real responses, and each
+    verdict it gives is exactly the one ``verify`` gives (a fresh verifier, so no shared cache)."""
+    quick_side, full_side = MathVerifier(), MathVerifier()
+    rows = [json.loads(line) for line in EXAMPLE.read_text().splitlines() if line.strip()]
+    decided = 0
+    cases = [(row["gt"], response) for row in rows for response in row["code"]]
+    cases += [(gold, response) for gold, response, _ in TRAPS]
+    for gold, response in cases:
+        problem = Problem(id="q", prompt="", reference=gold)
+        quick = quick_side.quick_verify(problem, response)
+        if quick is None:
+            continue
+        decided += 1
+        assert quick == full_side.verify(problem, response), (gold, response[-200:])
+    assert decided >= 0.6 * len(cases), f"quick path decided only {decided} of {len(cases)}"

@@ -55,6 +55,20 @@ class KeyedToyVerifier(ToyVerifier):
 
     def verify(self, problem, response):
         return super().verify(problem, response.lower())
+
+
+class QuickToyVerifier(ToyVerifier):
+    """Decides "yes" without a worker; "raise" also raises in quick_verify (a worker must take it)."""
+
+    name = "toy_quick"
+
+    def quick_verify(self, problem, response):
+        if response == "raise":
+            raise RuntimeError("quick path broke")
+        if response == "yes":
+            return Verdict(correct=True, status=Status.CORRECT, extracted=response, detail="quick",
+                           verifier=self.name, verifier_version=self.version)
+        return None
 '''
 
 
@@ -65,11 +79,13 @@ def toy(tmp_path_factory):
     sys.path.insert(0, str(root))
     base.register("toy", "rlbound_toy_verifier:ToyVerifier")
     base.register("toy_keyed", "rlbound_toy_verifier:KeyedToyVerifier")
+    base.register("toy_quick", "rlbound_toy_verifier:QuickToyVerifier")
     import rlbound_toy_verifier
 
     yield rlbound_toy_verifier
     base._REGISTRY.pop("toy", None)
     base._REGISTRY.pop("toy_keyed", None)
+    base._REGISTRY.pop("toy_quick", None)
     sys.path.remove(str(root))
 
 
@@ -181,6 +197,43 @@ def test_bad_arguments_raise_input_error(toy):
         verify_items("toy", [], timeout_s=0)
     with pytest.raises(InputError, match="workers"):
         verify_items("toy", [], workers=-1)
+
+
+def test_quick_verdicts_are_decided_in_the_parent_and_the_rest_by_workers(toy, monkeypatch):
+    from rlbound.verify import runner
+
+    def no_pool(*a, **k):
+        raise AssertionError("a job decided entirely by quick_verify must start no worker")
+
+    monkeypatch.setattr(runner, "_Pool", no_pool)
+    out = _run("toy_quick", ["yes"] * 5, workers=2)
+    assert all(v.status is Status.CORRECT and v.detail == "quick" for v in out)
+    monkeypatch.undo()
+    # None and a raising quick_verify both fall through to a worker, which grades as usual
+    out = _run("toy_quick", ["yes", "no", "raise"], workers=1)
+    assert [v.status for v in out] == [Status.CORRECT, Status.WRONG, Status.ERROR]
+    assert out[0].detail == "quick" and "boom" in out[2].detail
+
+
+def test_integer_math_answers_start_no_worker(monkeypatch):
+    from rlbound.verify import runner
+
+    def no_pool(*a, **k):
+        raise AssertionError("integer answers need no SymPy worker")
+
+    monkeypatch.setattr(runner, "_Pool", no_pool)
+    prob = Problem(id="a", prompt="?", reference="27.0")  # AMC-style float reference is not an integer...
+    prob_int = Problem(id="b", prompt="?", reference="1{,}000")
+    items = [
+        (0, prob_int, "so \\boxed{1000}"), (1, prob_int, "\\boxed{1,000}"), (2, prob_int, "\\boxed{999}"),
+        (3, prob_int, "no answer here"),
+    ]
+    out = dict(verify_items("math", items, workers=2, progress=False))
+    assert [out[i].status for i in range(4)] == [Status.CORRECT, Status.CORRECT, Status.WRONG, Status.NO_ANSWER]
+    monkeypatch.undo()
+    # ...so it goes to a worker, and still gets the right verdict
+    out = dict(verify_items("math", [(0, prob, "\\boxed{27}")], workers=1, progress=False))
+    assert out[0].status is Status.CORRECT
 
 
 def test_summarize_counts_timeouts_apart():

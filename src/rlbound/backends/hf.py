@@ -158,6 +158,12 @@ def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float, keys: 
 # ---- decoders --------------------------------------------------------------------------------
 
 _FAST_TYPES = {"llama", "qwen2", "qwen3", "mistral"}
+# A batch decodes with _SharedPrefixDecoder when it has at least SHARED_PREFIX_MIN_ROWS rows per
+# distinct prompt and rows per prompt x prompt length >= SHARED_PREFIX_MIN_KEYS (the prompt-key reads
+# per step it saves). Measured with bench/sample_cpu.py (docs/LOG.md 2026-12-03), 2 threads:
+# 16 rows x 16-token prompts 0.90x, 64 x 16 1.05x, 16 x 69 1.19x, 64 x 69 1.47x, 256 x 69 1.56x.
+SHARED_PREFIX_MIN_ROWS = 8
+SHARED_PREFIX_MIN_KEYS = 1024
 
 
 def fast_path_supported(model: Any) -> bool:
@@ -293,8 +299,9 @@ class _StaticKVDecoder:
     ``[rows, kv_heads, cap, head_dim]`` with ``cap = prompt_len + max_new_tokens``; each step
     writes one position in place and attends over the view ``[..., :t + 1, :]``.
     Tried and dropped on CPU (no gain measured): keys stored transposed (cheaper ``q @ K^T``, but
-    a strided write per step), and the prompt part kept once per distinct prompt with group-wise
-    attention (the extra gathers and matmul calls cost as much as the cache reads they save).
+    a strided write per step). Keeping the prompt part once per distinct prompt gains nothing with
+    few rows per prompt (the extra matmul calls cost as much as the cache reads they save) and a
+    lot with many: ``_SharedPrefixDecoder`` takes batches from ``SHARED_PREFIX_MIN_ROWS`` rows per prompt.
     """
 
     def __init__(self, model: Any) -> None:
@@ -353,22 +360,17 @@ class _StaticKVDecoder:
             mask = (causal[None] & valid[:, None, :]) | torch.eye(length, dtype=torch.bool, device=dev)[None]
             mask = mask[:, None]
         self.k_cache, self.v_cache = [], []
-        rows = row_src.shape[0]
         for layer, scale in zip(self.layers, self.scales):
             qk, v = self._qkv(layer, x, cos, sin)
             q, k, v = qk[:, :, :h].transpose(1, 2), qk[:, :, h:].transpose(1, 2), v.transpose(1, 2)
-            kc = torch.empty(rows, hk, self.cap, d, dtype=k.dtype, device=dev)
-            vc = torch.empty(rows, hk, self.cap, d, dtype=v.dtype, device=dev)
-            kc[:, :, :length] = k[row_src]
-            vc[:, :, :length] = v[row_src]
-            self.k_cache.append(kc)
-            self.v_cache.append(vc)
+            self._cache_prompt(k, v, row_src, max_new)
             if self.groups > 1:
                 k, v = k.repeat_interleave(self.groups, dim=1), v.repeat_interleave(self.groups, dim=1)
             o = torch.nn.functional.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, is_causal=mask is None, scale=scale)
             x = x + layer.o_proj(o.transpose(1, 2).reshape(u, length, -1))
             x = x + layer.mlp(_rms_norm(x, layer.ln2))
+        rows = row_src.shape[0]
         self.t = length
         self.pos = (length - pad)[row_src]
         self.key_ok = None
@@ -376,6 +378,16 @@ class _StaticKVDecoder:
             ok = (ar[None, :] >= pad[:, None])[row_src]
             self.key_ok = torch.cat([ok, torch.ones(rows, max_new, dtype=torch.bool, device=dev)], 1)
         return self.lm_head(_rms_norm(x[:, -1], self.norm)).float()[row_src]
+
+    def _cache_prompt(self, k: torch.Tensor, v: torch.Tensor, row_src: torch.Tensor, max_new: int) -> None:
+        """One layer's prompt keys/values ``[U, kv_heads, L, d]`` into per-row caches ``[B, kv_heads, cap, d]``."""
+        u, hk, length, d = k.shape
+        kc = torch.empty(row_src.shape[0], hk, length + max_new, d, dtype=k.dtype, device=k.device)
+        vc = torch.empty_like(kc)
+        kc[:, :, :length] = k[row_src]
+        vc[:, :, :length] = v[row_src]
+        self.k_cache.append(kc)
+        self.v_cache.append(vc)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row ``[B]``; returns logits ``[B, V]`` float32."""
@@ -412,6 +424,84 @@ class _StaticKVDecoder:
         self.pos = self.pos[idx]
         if self.key_ok is not None:
             self.key_ok = self.key_ok[idx]
+
+
+class _SharedPrefixDecoder(_StaticKVDecoder):
+    """``_StaticKVDecoder`` for many rows per prompt (n samples of each problem, as a pass@k run draws).
+
+    The prompt's keys and values are kept once per distinct prompt (``[U, kv_heads, L, d]``), not
+    copied to every row, and each decode step scores them with one matrix product per prompt over
+    all of its rows (``[rows x d] @ [d x L]``) instead of one matrix-vector product per row; only the
+    generated part of the cache is per row. The softmax runs over prompt and generated keys together,
+    so the result is the same attention up to float rounding. Rows must be grouped by prompt (the
+    backend orders them so, and compaction keeps the order).
+    """
+
+    def prefill(self, ids: torch.Tensor, pad: torch.Tensor, row_src: torch.Tensor, max_new: int) -> torch.Tensor:
+        self.k_prompt, self.v_prompt, self.k_cache, self.v_cache = [], [], [], []
+        logits = super().prefill(ids, pad, row_src, max_new)
+        self.prompt_len, self.n_gen = ids.shape[1], 0
+        self._set_rows(row_src)
+        return logits
+
+    def _cache_prompt(self, k: torch.Tensor, v: torch.Tensor, row_src: torch.Tensor, max_new: int) -> None:
+        u, hk, length, d = k.shape
+        self.k_prompt.append(k.transpose(-1, -2).contiguous())  # [U, hk, d, L]
+        self.v_prompt.append(v.contiguous())  # [U, hk, L, d]
+        self.k_cache.append(torch.empty(row_src.shape[0], hk, max_new, d, dtype=k.dtype, device=k.device))
+        self.v_cache.append(torch.empty_like(self.k_cache[-1]))
+
+    def _set_rows(self, row_src: torch.Tensor) -> None:
+        src, counts = torch.unique_consecutive(row_src, return_counts=True)
+        if src.numel() != torch.unique(row_src).numel():
+            raise ValueError("rows must be grouped by prompt")
+        ends = torch.cumsum(counts, 0).tolist()
+        self.row_src = row_src
+        self.spans = [(int(u), e - int(c), e) for u, c, e in zip(src.tolist(), counts.tolist(), ends)]
+
+    def _per_prompt(self, a: torch.Tensor, b: list[torch.Tensor] | torch.Tensor, n_out: int) -> torch.Tensor:
+        """``a [B, hk, g, m] @ b[u] [hk, m, n]`` for the rows of each prompt ``u`` -> ``[B, hk, g, n]``."""
+        rows, hk, g, m = a.shape
+        out = a.new_empty(rows, hk, g, n_out)
+        for u, start, end in self.spans:
+            part = a[start:end].permute(1, 0, 2, 3).reshape(hk, (end - start) * g, m)
+            out[start:end] = torch.matmul(part, b[u]).view(hk, end - start, g, n_out).permute(1, 0, 2, 3)
+        return out
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        b, t, length = tokens.shape[0], self.n_gen, self.prompt_len
+        h, hk, d = self.n_heads, self.n_kv, self.head_dim
+        x = torch.nn.functional.embedding(tokens, self.embed.weight)  # [B, hidden]
+        cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]  # [B, 1, d]
+        fp32 = x.dtype == torch.float32
+        for i, layer in enumerate(self.layers):
+            qk, v = self._qkv(layer, x, cos, sin)  # [B, h + hk, d], [B, hk, d]
+            kc, vc = self.k_cache[i], self.v_cache[i]
+            kc[:, :, t] = qk[:, h:]
+            vc[:, :, t] = v
+            q = qk[:, :h].unflatten(1, (hk, self.groups))  # [B, hk, g, d]
+            s = torch.cat([self._per_prompt(q, self.k_prompt[i], length),
+                           torch.matmul(q, kc[:, :, : t + 1].transpose(-1, -2))], dim=-1)
+            if not fp32:
+                s = s.float()
+            if self.scales[i] != 1.0:
+                s = s * self.scales[i]
+            if self.key_ok is not None:
+                s = s.masked_fill(~self.key_ok[:, None, None, : length + t + 1], float("-inf"))
+            p = torch.softmax(s, dim=-1)  # [B, hk, g, L + t + 1]
+            if not fp32:
+                p = p.to(vc.dtype)
+            o = self._per_prompt(p[..., :length], self.v_prompt[i], d)
+            o = o + torch.matmul(p[..., length:], vc[:, :, : t + 1])
+            x = layer.add_attn_out(x, o.reshape(b, h * d))
+            x = layer.add_mlp(x)
+        self.n_gen += 1
+        self.pos = self.pos + 1
+        return self.lm_head(_rms_norm(x, self.norm)).float()
+
+    def keep(self, idx: torch.Tensor) -> None:
+        super().keep(idx)
+        self._set_rows(self.row_src[idx])
 
 
 class _HFCacheDecoder:
@@ -541,8 +631,12 @@ class HFBackend:
         """Token ids of a prompt: special tokens added (BOS) unless the text already starts with BOS."""
         return encode_prompt(self.tokenizer, prompt)
 
-    def _decoder(self) -> Any:
-        return _StaticKVDecoder(self.lm) if self.fast else _HFCacheDecoder(self.lm)
+    def _decoder(self, rows_per_prompt: float = 1.0, prompt_len: int = 0) -> Any:
+        if not self.fast:
+            return _HFCacheDecoder(self.lm)
+        if rows_per_prompt >= SHARED_PREFIX_MIN_ROWS and rows_per_prompt * prompt_len >= SHARED_PREFIX_MIN_KEYS:
+            return _SharedPrefixDecoder(self.lm)
+        return _StaticKVDecoder(self.lm)
 
     def _stop_candidates(self, stop: tuple[str, ...]) -> torch.Tensor:
         """Bool ``[V]``: tokens whose text may complete a stop string (contain a stop string's last
@@ -596,7 +690,7 @@ class HFBackend:
         row_src = torch.tensor([where[i] for i, _ in rows], dtype=torch.long, device=dev)
         n_rows = len(rows)
 
-        dec = self._decoder()
+        dec = self._decoder(n_rows / len(uniq), length)
         logits = dec.prefill(ids.to(dev), pad, row_src, max_new)
         keys = row_keys([s for _, s in rows], dev)
         live = torch.arange(n_rows, device=dev)  # decoder row -> output row
@@ -669,24 +763,96 @@ class HFBackend:
 
         Prompt and continuation are tokenised separately and concatenated, so the scored tokens are
         exactly the continuation's own tokens. Returns float64 arrays of shape ``(T_i,)``.
+
+        Continuations of one prompt share its encoding: each batch runs its distinct prompts once
+        (left-padded, into a ``DynamicCache``), copies each prompt's cache to its rows, and runs the
+        continuations on top (a pass@k run scores up to n continuations per prompt, so this skips
+        most of the prompt tokens' work). ``score_full`` is the plain one-forward-per-sequence path.
         """
+        pairs = self._score_pairs(prompts, continuations)
+        out: list[np.ndarray | None] = [None] * len(pairs)
+        # rows of one prompt together, short continuations first within it
+        order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0], len(pairs[i][1])))
+        bs = self.options.batch_size
+        with torch.inference_mode():
+            for start in range(0, len(order), bs):
+                chunk = order[start:start + bs]
+                for i, vals in zip(chunk, self._score_shared_prefix([pairs[i] for i in chunk])):
+                    out[i] = vals
+        return out  # type: ignore[return-value]
+
+    def _score_pairs(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[tuple[tuple[int, ...], list[int]]]:
         if len(prompts) != len(continuations):
             raise ValueError(f"got {len(prompts)} prompts but {len(continuations)} continuations")
+        encoded: dict[str, tuple[int, ...]] = {}
         pairs = []
         for p, c in zip(prompts, continuations):
-            pid = self.encode_prompt(p)
-            cid = list(self.tokenizer(c, add_special_tokens=False)["input_ids"])
+            if p not in encoded:
+                encoded[p] = tuple(self.encode_prompt(p))
+            pid = encoded[p]
             if not pid:
                 raise InputError("an empty prompt gives the first token no context (the tokenizer has no BOS)",
                                  field="prompt")
-            pairs.append((pid, cid))
+            pairs.append((pid, list(self.tokenizer(c, add_special_tokens=False)["input_ids"])))
+        return pairs
+
+    def _score_shared_prefix(self, pairs: list[tuple[tuple[int, ...], list[int]]]) -> list[np.ndarray]:
+        """Log-probabilities for one batch of (prompt ids, continuation ids); see ``score``."""
+        from transformers import DynamicCache
+
+        dev = self.device
+        uniq = list(dict.fromkeys(p for p, _ in pairs))
+        where = {p: u for u, p in enumerate(uniq)}
+        plen = max(len(p) for p in uniq)
+        ids = torch.full((len(uniq), plen), self.pad_id, dtype=torch.long)
+        for u, p in enumerate(uniq):
+            ids[u, plen - len(p):] = torch.tensor(p, dtype=torch.long)
+        pad = torch.tensor([plen - len(p) for p in uniq], dtype=torch.long)
+        ar = torch.arange(plen)
+        pmask = (ar[None, :] >= pad[:, None]).long()
+        ppos = (ar[None, :] - pad[:, None]).clamp(min=0)
+        first = self.lm(input_ids=ids.to(dev), attention_mask=pmask.to(dev), position_ids=ppos.to(dev),
+                        past_key_values=DynamicCache(config=self.lm.config), use_cache=True, logits_to_keep=1)
+        row_src = torch.tensor([where[p] for p, _ in pairs], dtype=torch.long)
+        first_lp = torch.log_softmax(first.logits[:, -1].float(), dim=-1)[row_src.to(dev)]  # [B, V]
+        clen = max(len(c) for _, c in pairs)
+        res: list[np.ndarray] = []
+        if clen <= 1:  # nothing to run on top of the prompts
+            for r, (_, c) in enumerate(pairs):
+                res.append(first_lp[r, c].double().cpu().numpy() if c else np.zeros(0))
+            return res
+        cache = first.past_key_values
+        cache.batch_select_indices(row_src.to(dev))
+        cont = torch.full((len(pairs), clen - 1), self.pad_id, dtype=torch.long)
+        cmask = torch.zeros((len(pairs), clen - 1), dtype=torch.long)
+        for r, (_, c) in enumerate(pairs):
+            if len(c) > 1:
+                cont[r, :len(c) - 1] = torch.tensor(c[:-1], dtype=torch.long)
+                cmask[r, :len(c) - 1] = 1
+        mask = torch.cat([pmask[row_src], cmask], dim=1)
+        pos = (plen - pad)[row_src][:, None] + torch.arange(clen - 1)[None, :]
+        logits = self.lm(input_ids=cont.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                         past_key_values=cache, use_cache=True).logits
+        logp = torch.log_softmax(logits.float(), dim=-1)  # [B, clen - 1, V]: predicts tokens 1..
+        for r, (_, c) in enumerate(pairs):
+            if not c:
+                res.append(np.zeros(0))
+                continue
+            tgt = torch.tensor(c, dtype=torch.long, device=dev)
+            rest = logp[r, : len(c) - 1].gather(1, tgt[1:, None])[:, 0]
+            res.append(torch.cat([first_lp[r, tgt[:1]], rest]).double().cpu().numpy())
+        return res
+
+    def score_full(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[np.ndarray]:
+        """``score`` with one forward pass over each whole prompt + continuation (no sharing)."""
+        pairs = self._score_pairs(prompts, continuations)
         out: list[np.ndarray | None] = [None] * len(pairs)
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         bs = self.options.batch_size
         with torch.inference_mode():
             for start in range(0, len(order), bs):
                 chunk = order[start:start + bs]
-                seqs = [pairs[i][0] + pairs[i][1] for i in chunk]
+                seqs = [list(pairs[i][0]) + pairs[i][1] for i in chunk]
                 width = max(len(s) for s in seqs)
                 ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
                 mask = torch.zeros((len(seqs), width), dtype=torch.long)

@@ -35,6 +35,7 @@ from rlbound.verify.extract import POLICIES, ExtractionPolicy, boxed_parts, extr
 VERIFIER_REVISION = "math-1"
 TINY_MAGNITUDE = 1e-3  # below this, Math-Verify's 6-decimal rounding keeps < 4 significant digits
 TINY_RELATIVE_TOLERANCE = 1e-3
+QUICK_MAX_CHARS = 200  # longer answers are never decided in the runner's parent process
 
 
 def _dist(name: str) -> str:
@@ -362,6 +363,29 @@ class MathVerifier:
             verifier=self.name,
             verifier_version=self.version,
         )
+
+    def quick_verify(self, problem: Problem, response: str) -> Verdict | None:
+        """The verdict ``verify`` would give, when it needs no SymPy; else None.
+
+        Covers a missing reference, no extractable answer, and one-box answers decided by the fast
+        paths (same LaTeX up to spelling, two integers) or as times of day: pure-Python string work
+        bounded by the answer's length (answers over ``QUICK_MAX_CHARS`` are left to ``verify``), so
+        ``rlbound.verify.runner`` runs it in the parent and starts no worker for such items. A job
+        whose answers are all integers (AIME, AMC, GSM8K) then never imports SymPy.
+        """
+        if problem.reference is None or not str(problem.reference).strip():
+            return self.verify(problem, response)
+        answer, fired, parts = self._extract_full(response or "")
+        if answer is None:
+            return self.verify(problem, response)
+        reference = str(problem.reference)
+        if parts or len(answer) > QUICK_MAX_CHARS or len(reference) > QUICK_MAX_CHARS:
+            return None
+        decided = _fast_path(reference, answer) or _compare_clock_times(reference, answer)
+        if decided is None:
+            return None
+        status, why = decided
+        return self._verdict(status, answer, f"policy={fired}; {why}")
 
     def verify(self, problem: Problem, response: str) -> Verdict:
         """Grade ``response`` against ``problem.reference``.

@@ -8,7 +8,10 @@ the item gets a ``timeout`` verdict. No SIGALRM is used (it only works on the ma
 1), and timeouts are reported apart, never folded into ``wrong`` (pain point 2).
 
 Items whose verifier ``cache_key(problem, response)`` is equal are verified once and the verdict is
-reused (e.g. the 64 samples of one problem that reach the same extracted answer).
+reused (e.g. the 64 samples of one problem that reach the same extracted answer). A verifier may also
+offer ``quick_verify(problem, response) -> Verdict | None``: cheap, bounded checks run in this process
+(the math verifier's integer and same-LaTeX fast paths); only items it returns None for go to a
+worker, and the pool starts at the first such item, so a job decided entirely that way starts none.
 """
 
 from __future__ import annotations
@@ -287,6 +290,7 @@ def _run(
     from tqdm.auto import tqdm
 
     key_fn = getattr(instance, "cache_key", None)
+    quick_fn = getattr(instance, "quick_verify", None)
     done: OrderedDict[Hashable, Verdict] = OrderedDict()
     counts: Counter[str] = Counter()
     verified = 0
@@ -303,6 +307,16 @@ def _run(
             return ck
         except Exception:  # noqa: BLE001 - no dedupe for this item; the worker will report errors
             return None
+
+    def quick(problem: Problem, response: str) -> Verdict | None:
+        """The verifier's own SymPy-free verdict, decided here with no worker (None: needs a worker)."""
+        if quick_fn is None:
+            return None
+        try:
+            verdict = quick_fn(problem, response)
+        except Exception:  # noqa: BLE001 - a worker will verify it and report any error
+            return None
+        return verdict if isinstance(verdict, Verdict) else None
 
     def emit(key: Any, verdict: Verdict) -> tuple[Any, Verdict]:
         nonlocal last_postfix
@@ -360,6 +374,10 @@ def _run(
                         yield emit(key, done[ck])
                     elif ck is not None and ck in in_flight:
                         in_flight[ck].waiters.append(key)
+                    elif (verdict := quick(problem, response)) is not None:
+                        verified += 1
+                        remember(ck, verdict)
+                        yield emit(key, verdict)
                     else:
                         task = _Task(next_id, ck, problem, response, [key])
                         next_id += 1
