@@ -391,31 +391,40 @@ class _StaticKVDecoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row ``[B]``; returns logits ``[B, V]`` float32."""
-        b, t = tokens.shape[0], self.t
+        b = tokens.shape[0]
         h, hk, d = self.n_heads, self.n_kv, self.head_dim
         x = torch.nn.functional.embedding(tokens, self.embed.weight)  # [B, hidden]
         cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]  # [B, 1, d]
-        fp32 = x.dtype == torch.float32
         for i, layer in enumerate(self.layers):
             qk, v = self._qkv(layer, x, cos, sin)  # [B, h + hk, d], [B, hk, d]
-            kc, vc = self.k_cache[i], self.v_cache[i]
-            kc[:, :, t] = qk[:, h:]
-            vc[:, :, t] = v
-            s = torch.matmul(qk[:, :h].unflatten(1, (hk, self.groups)), kc[:, :, : t + 1].transpose(-1, -2))
-            if not fp32:
-                s = s.float()
-            if self.scales[i] != 1.0:
-                s = s * self.scales[i]
-            if self.key_ok is not None:
-                s = s.masked_fill(~self.key_ok[:, None, None, : t + 1], float("-inf"))
-            p = torch.softmax(s, dim=-1)  # [B, hk, groups, t + 1]
-            if not fp32:
-                p = p.to(vc.dtype)
-            x = layer.add_attn_out(x, torch.matmul(p, vc[:, :, : t + 1]).reshape(b, h * d))
+            o = self._attend(i, qk[:, :h].unflatten(1, (hk, self.groups)), qk[:, h:], v)  # [B, hk, g, d]
+            x = layer.add_attn_out(x, o.reshape(b, h * d))
             x = layer.add_mlp(x)
         self.t += 1
         self.pos = self.pos + 1
         return self.lm_head(_rms_norm(x, self.norm)).float()
+
+    def _attend(self, i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Layer ``i``: write this step's ``k``/``v`` ``[B, hk, d]`` at position ``t`` and attend with
+        ``q [B, hk, g, d]`` over positions ``0..t``; returns ``[B, hk, g, d]``."""
+        t, kc, vc = self.t, self.k_cache[i], self.v_cache[i]
+        kc[:, :, t] = k
+        vc[:, :, t] = v
+        p = self._probs(i, torch.matmul(q, kc[:, :, : t + 1].transpose(-1, -2)), vc.dtype)
+        return torch.matmul(p, vc[:, :, : t + 1])
+
+    def _probs(self, i: int, s: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Attention weights from raw scores ``s [B, hk, g, n]`` over the first ``n`` cache positions
+        (layer ``i``'s scale, padding keys masked; softmax in float32)."""
+        low = s.dtype != torch.float32
+        if low:
+            s = s.float()
+        if self.scales[i] != 1.0:
+            s = s * self.scales[i]
+        if self.key_ok is not None:
+            s = s.masked_fill(~self.key_ok[:, None, None, : s.shape[-1]], float("-inf"))
+        p = torch.softmax(s, dim=-1)
+        return p.to(dtype) if low else p
 
     def keep(self, idx: torch.Tensor) -> None:
         """Keep only rows ``idx`` (compaction after rows finished)."""
@@ -440,7 +449,7 @@ class _SharedPrefixDecoder(_StaticKVDecoder):
     def prefill(self, ids: torch.Tensor, pad: torch.Tensor, row_src: torch.Tensor, max_new: int) -> torch.Tensor:
         self.k_prompt, self.v_prompt, self.k_cache, self.v_cache = [], [], [], []
         logits = super().prefill(ids, pad, row_src, max_new)
-        self.prompt_len, self.n_gen = ids.shape[1], 0
+        self.prompt_len = ids.shape[1]
         self._set_rows(row_src)
         return logits
 
@@ -468,36 +477,16 @@ class _SharedPrefixDecoder(_StaticKVDecoder):
             out[start:end] = torch.matmul(part, b[u]).view(hk, end - start, g, n_out).permute(1, 0, 2, 3)
         return out
 
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        b, t, length = tokens.shape[0], self.n_gen, self.prompt_len
-        h, hk, d = self.n_heads, self.n_kv, self.head_dim
-        x = torch.nn.functional.embedding(tokens, self.embed.weight)  # [B, hidden]
-        cos, sin = self.cos_t[self.pos][:, None], self.sin_t[self.pos][:, None]  # [B, 1, d]
-        fp32 = x.dtype == torch.float32
-        for i, layer in enumerate(self.layers):
-            qk, v = self._qkv(layer, x, cos, sin)  # [B, h + hk, d], [B, hk, d]
-            kc, vc = self.k_cache[i], self.v_cache[i]
-            kc[:, :, t] = qk[:, h:]
-            vc[:, :, t] = v
-            q = qk[:, :h].unflatten(1, (hk, self.groups))  # [B, hk, g, d]
-            s = torch.cat([self._per_prompt(q, self.k_prompt[i], length),
-                           torch.matmul(q, kc[:, :, : t + 1].transpose(-1, -2))], dim=-1)
-            if not fp32:
-                s = s.float()
-            if self.scales[i] != 1.0:
-                s = s * self.scales[i]
-            if self.key_ok is not None:
-                s = s.masked_fill(~self.key_ok[:, None, None, : length + t + 1], float("-inf"))
-            p = torch.softmax(s, dim=-1)  # [B, hk, g, L + t + 1]
-            if not fp32:
-                p = p.to(vc.dtype)
-            o = self._per_prompt(p[..., :length], self.v_prompt[i], d)
-            o = o + torch.matmul(p[..., length:], vc[:, :, : t + 1])
-            x = layer.add_attn_out(x, o.reshape(b, h * d))
-            x = layer.add_mlp(x)
-        self.n_gen += 1
-        self.pos = self.pos + 1
-        return self.lm_head(_rms_norm(x, self.norm)).float()
+    def _attend(self, i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        length, kc, vc = self.prompt_len, self.k_cache[i], self.v_cache[i]
+        t = self.t - length  # generated positions so far: the per-row part of the cache
+        kc[:, :, t] = k
+        vc[:, :, t] = v
+        s = torch.cat([self._per_prompt(q, self.k_prompt[i], length),
+                       torch.matmul(q, kc[:, :, : t + 1].transpose(-1, -2))], dim=-1)
+        p = self._probs(i, s, vc.dtype)  # [B, hk, g, L + t + 1]
+        return (self._per_prompt(p[..., :length], self.v_prompt[i], self.head_dim)
+                + torch.matmul(p[..., length:], vc[:, :, : t + 1]))
 
     def keep(self, idx: torch.Tensor) -> None:
         super().keep(idx)
