@@ -150,3 +150,23 @@ def test_sigkill_mid_run_resumes_to_identical_weights(tmp_path):
     assert a["weights_sha256"] == b["weights_sha256"]
     assert not list(killed.glob(".*.tmp"))
     assert not list(killed.glob(".tmp-*"))
+
+
+def test_auto_threads_counts_busy_cores_now(monkeypatch):
+    from rlbound.sandbox import pretrain as pt
+
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 3: pass"])
+    try:
+        time.sleep(0.3)
+        assert pt.busy_cores(0.5) >= 0.5, "a process spinning on one core must count as about one busy core"
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert 1 <= pt.auto_threads() <= (os.cpu_count() or 1)
+
+    def no_proc(*a, **k):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr("builtins.open", no_proc)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.25, 0.0, 0.0))
+    assert pt.busy_cores(0.01) == 1.25

@@ -339,17 +339,37 @@ def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, res
 
 
 def auto_threads() -> int:
-    """Intra-op threads for a CPU run: the cores not already busy (1-minute load average), at least 1.
+    """Intra-op threads for a CPU run: the cores other processes are not using now, at least 1.
 
     On a shared 2-core machine two OpenMP threads that keep losing their core to other processes
     ran 3-7x slower than one thread (measured, docs/LOG.md), so a busy machine gets one thread.
+    "Now" is the machine's busy CPU time over half a second while this process waits
+    (``busy_cores``), not the load average: that still counts this process's own previous stage for
+    a minute, and gave the teacher one thread right after the base model's pretraining.
     """
     cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - platforms without load average
-        busy = 0.0
+    busy = busy_cores()
     return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def busy_cores(window_s: float = 0.5) -> float:
+    """Cores kept busy by other processes: busy CPU time in ``/proc/stat`` over ``window_s`` seconds
+    while this process sleeps; the 1-minute load average where ``/proc/stat`` cannot be read."""
+    def busy_ticks() -> int:
+        with open("/proc/stat", encoding="ascii") as fh:
+            vals = [int(v) for v in fh.readline().split()[1:]]
+        return sum(vals) - vals[3] - (vals[4] if len(vals) > 4 else 0)  # minus idle and iowait
+
+    try:
+        hz = os.sysconf("SC_CLK_TCK")
+        before, t0 = busy_ticks(), time.monotonic()
+        time.sleep(window_s)
+        return max(0.0, (busy_ticks() - before) / hz / (time.monotonic() - t0))
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:  # pragma: no cover - platforms without load average
+            return 0.0
 
 
 def _run(cfg: PretrainConfig, out: Path, state: str, progress: bool, stop_after: int | None) -> Path:
