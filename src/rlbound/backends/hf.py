@@ -301,7 +301,7 @@ class _StaticKVDecoder:
     Tried and dropped on CPU (no gain measured): keys stored transposed (cheaper ``q @ K^T``, but
     a strided write per step). Keeping the prompt part once per distinct prompt gains nothing with
     few rows per prompt (the extra matmul calls cost as much as the cache reads they save) and a
-    lot with many: ``_SharedPrefixDecoder`` takes batches from ``SHARED_PREFIX_MIN_ROWS`` rows per prompt.
+    lot with many: ``_SharedPrefixDecoder`` takes the batches that have enough (``SHARED_PREFIX_MIN_*``).
     """
 
     def __init__(self, model: Any) -> None:

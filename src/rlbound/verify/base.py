@@ -21,6 +21,12 @@ class Verifier(Protocol):
 
     ``verify`` must be a pure function of (problem, response) and safe to call from a worker
     process; wall-clock limits are enforced from outside by the runner, never inside by SIGALRM.
+
+    Optional methods the runner (``rlbound.verify.runner``) uses when a verifier has them:
+    ``cache_key(problem, response)`` (equal keys get one verification), ``quick_verify(problem,
+    response) -> Verdict | None`` (cheap, bounded checks run in the runner's own process, the same
+    verdict ``verify`` would give or None), ``warmup()`` (one-off start-up before a worker's first
+    item) and ``preload_modules`` (imported once by the forkserver).
     """
 
     name: str
