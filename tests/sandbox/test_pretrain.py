@@ -89,8 +89,12 @@ def test_temp_files_of_a_killed_write_are_not_foreign_and_are_removed(tmp_path):
     out.mkdir()
     stale = out / tmp_name(".pt")
     stale.write_bytes(b"half a checkpoint")
+    half_final = out / tmp_name(".final")  # the folder the final files are written into first
+    half_final.mkdir()
+    (half_final / "model.safetensors").write_bytes(b"half a model")
     pretrain(dataclasses.replace(TOY, steps=2), out, progress=False, threads=1)
     assert (out / MANIFEST).exists() and not stale.exists()
+    assert not half_final.exists()
 
 
 def test_recipe_fingerprint_is_reproducible(toy_model):

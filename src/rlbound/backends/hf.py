@@ -468,7 +468,7 @@ class _SharedPrefixDecoder(_StaticKVDecoder):
         self.row_src = row_src
         self.spans = [(int(u), e - int(c), e) for u, c, e in zip(src.tolist(), counts.tolist(), ends)]
 
-    def _per_prompt(self, a: torch.Tensor, b: list[torch.Tensor] | torch.Tensor, n_out: int) -> torch.Tensor:
+    def _per_prompt(self, a: torch.Tensor, b: torch.Tensor, n_out: int) -> torch.Tensor:
         """``a [B, hk, g, m] @ b[u] [hk, m, n]`` for the rows of each prompt ``u`` -> ``[B, hk, g, n]``."""
         rows, hk, g, m = a.shape
         out = a.new_empty(rows, hk, g, n_out)
@@ -515,11 +515,19 @@ class _HFCacheDecoder:
         return out.logits[:, -1].float()[row_src]
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
-        out = self.model(input_ids=tokens[:, None], attention_mask=self.mask, position_ids=self.pos[:, None],
+        return self.extend(tokens[:, None])[:, -1]
+
+    def extend(self, tokens: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """Feed ``tokens [B, T]`` on top of the cache (``valid [B, T]``: False on right padding);
+        returns logits ``[B, T, V]`` float32."""
+        t = tokens.shape[1]
+        ok = torch.ones_like(tokens) if valid is None else valid.to(self.mask.dtype)
+        self.mask = torch.cat([self.mask, ok], dim=1)
+        pos = self.pos[:, None] + torch.arange(t, device=tokens.device)[None]
+        out = self.model(input_ids=tokens, attention_mask=self.mask, position_ids=pos,
                          past_key_values=self.cache, use_cache=True)
-        self.pos = self.pos + 1
-        return out.logits[:, -1].float()
+        self.pos = self.pos + t
+        return out.logits.float()
 
     def keep(self, idx: torch.Tensor) -> None:
         self.cache.batch_select_indices(idx)
@@ -528,6 +536,20 @@ class _HFCacheDecoder:
 
 
 # ---- the backend -----------------------------------------------------------------------------
+
+
+def _pad_rows(seqs: Sequence[Sequence[int]], pad_id: int, *, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids ``[N, longest]`` filled with ``pad_id`` on the left (prompts) or the right, and the
+    bool mask ``[N, longest]`` of real tokens."""
+    width = max((len(x) for x in seqs), default=0)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    valid = torch.zeros((len(seqs), width), dtype=torch.bool)
+    for r, x in enumerate(seqs):
+        if len(x):
+            cols = slice(width - len(x), width) if left else slice(0, len(x))
+            ids[r, cols] = torch.tensor(list(x), dtype=torch.long)
+            valid[r, cols] = True
+    return ids, valid
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -672,10 +694,8 @@ class HFBackend:
             if max_new <= 0:
                 raise InputError(f"prompt of {length} tokens leaves no room in the model's "
                                  f"{self.max_positions}-token context", field="max_new_tokens")
-        ids = torch.full((len(uniq), length), self.pad_id, dtype=torch.long)
-        for u, p in enumerate(uniq):
-            ids[u, length - lens[u]:] = torch.tensor(encoded[p], dtype=torch.long)
-        pad = torch.tensor([length - n for n in lens], dtype=torch.long, device=dev)
+        ids, valid = _pad_rows([encoded[p] for p in uniq], self.pad_id, left=True)
+        pad = (~valid).sum(1).to(dev)
         row_src = torch.tensor([where[i] for i, _ in rows], dtype=torch.long, device=dev)
         n_rows = len(rows)
 
@@ -787,49 +807,22 @@ class HFBackend:
 
     def _score_shared_prefix(self, pairs: list[tuple[tuple[int, ...], list[int]]]) -> list[np.ndarray]:
         """Log-probabilities for one batch of (prompt ids, continuation ids); see ``score``."""
-        from transformers import DynamicCache
-
         dev = self.device
         uniq = list(dict.fromkeys(p for p, _ in pairs))
         where = {p: u for u, p in enumerate(uniq)}
-        plen = max(len(p) for p in uniq)
-        ids = torch.full((len(uniq), plen), self.pad_id, dtype=torch.long)
-        for u, p in enumerate(uniq):
-            ids[u, plen - len(p):] = torch.tensor(p, dtype=torch.long)
-        pad = torch.tensor([plen - len(p) for p in uniq], dtype=torch.long)
-        ar = torch.arange(plen)
-        pmask = (ar[None, :] >= pad[:, None]).long()
-        ppos = (ar[None, :] - pad[:, None]).clamp(min=0)
-        first = self.lm(input_ids=ids.to(dev), attention_mask=pmask.to(dev), position_ids=ppos.to(dev),
-                        past_key_values=DynamicCache(config=self.lm.config), use_cache=True, logits_to_keep=1)
-        row_src = torch.tensor([where[p] for p, _ in pairs], dtype=torch.long)
-        first_lp = torch.log_softmax(first.logits[:, -1].float(), dim=-1)[row_src.to(dev)]  # [B, V]
-        clen = max(len(c) for _, c in pairs)
-        res: list[np.ndarray] = []
-        if clen <= 1:  # nothing to run on top of the prompts
-            for r, (_, c) in enumerate(pairs):
-                res.append(first_lp[r, c].double().cpu().numpy() if c else np.zeros(0))
-            return res
-        cache = first.past_key_values
-        cache.batch_select_indices(row_src.to(dev))
-        cont = torch.full((len(pairs), clen - 1), self.pad_id, dtype=torch.long)
-        cmask = torch.zeros((len(pairs), clen - 1), dtype=torch.long)
+        ids, valid = _pad_rows(uniq, self.pad_id, left=True)
+        row_src = torch.tensor([where[p] for p, _ in pairs], dtype=torch.long, device=dev)
+        dec = _HFCacheDecoder(self.lm)
+        first = torch.log_softmax(dec.prefill(ids.to(dev), (~valid).sum(1).to(dev), row_src, 0), dim=-1)  # [B, V]
+        rest_ids, rest_ok = _pad_rows([c[:-1] for _, c in pairs], self.pad_id, left=False)
+        rest = torch.log_softmax(dec.extend(rest_ids.to(dev), rest_ok.to(dev)), dim=-1) if rest_ids.shape[1] else None
+        res = []
         for r, (_, c) in enumerate(pairs):
-            if len(c) > 1:
-                cont[r, :len(c) - 1] = torch.tensor(c[:-1], dtype=torch.long)
-                cmask[r, :len(c) - 1] = 1
-        mask = torch.cat([pmask[row_src], cmask], dim=1)
-        pos = (plen - pad)[row_src][:, None] + torch.arange(clen - 1)[None, :]
-        logits = self.lm(input_ids=cont.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
-                         past_key_values=cache, use_cache=True).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)  # [B, clen - 1, V]: predicts tokens 1..
-        for r, (_, c) in enumerate(pairs):
-            if not c:
-                res.append(np.zeros(0))
-                continue
             tgt = torch.tensor(c, dtype=torch.long, device=dev)
-            rest = logp[r, : len(c) - 1].gather(1, tgt[1:, None])[:, 0]
-            res.append(torch.cat([first_lp[r, tgt[:1]], rest]).double().cpu().numpy())
+            vals = first[r, tgt[:1]]  # the first token is predicted by the prompt's last position
+            if len(c) > 1:
+                vals = torch.cat([vals, rest[r, : len(c) - 1].gather(1, tgt[1:, None])[:, 0]])
+            res.append(vals.double().cpu().numpy())
         return res
 
     def score_full(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[np.ndarray]:
@@ -841,14 +834,8 @@ class HFBackend:
         with torch.inference_mode():
             for start in range(0, len(order), bs):
                 chunk = order[start:start + bs]
-                seqs = [list(pairs[i][0]) + pairs[i][1] for i in chunk]
-                width = max(len(s) for s in seqs)
-                ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(seqs), width), dtype=torch.long)
-                for r, s in enumerate(seqs):
-                    ids[r, :len(s)] = torch.tensor(s)
-                    mask[r, :len(s)] = 1
-                logits = self.lm(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                ids, valid = _pad_rows([list(pairs[i][0]) + pairs[i][1] for i in chunk], self.pad_id, left=False)
+                logits = self.lm(input_ids=ids.to(self.device), attention_mask=valid.long().to(self.device)).logits
                 logp = torch.log_softmax(logits.float(), dim=-1)
                 for r, i in enumerate(chunk):
                     lp, lc = len(pairs[i][0]), len(pairs[i][1])

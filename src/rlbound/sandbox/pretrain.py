@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rlbound.data.atomic import atomic_write, atomic_write_text, fsync_dir, is_tmp_name
+from rlbound.data.atomic import atomic_write, atomic_write_text, fsync_dir, is_tmp_name, tmp_name
 from rlbound.errors import InputError
 from rlbound.sandbox.model import ModelSpec, build_model, count_parameters, train_flops_per_token
 from rlbound.sandbox.tasks import OPS, TaskConfig, apply_op, prompt_width, split_tokens, training_examples
@@ -216,11 +216,6 @@ def weights_digest(model: Any) -> str:
     return h.hexdigest()
 
 
-def _is_stale(name: str) -> bool:
-    """A temp file of an atomic write or the ``.final.<pid>.tmp`` folder of ``_finish``."""
-    return is_tmp_name(name) or (name.startswith(".") and name.endswith(".tmp"))
-
-
 def _check_out_dir(out: Path, resume: bool) -> str:
     """'done', 'resume' or 'fresh'; InputError when the folder holds something that is not ours."""
     if (out / MANIFEST).exists():
@@ -228,7 +223,7 @@ def _check_out_dir(out: Path, resume: bool) -> str:
     if (out / CHECKPOINT).exists():
         return "resume" if resume else "exists"
     if out.exists():
-        foreign = [p.name for p in out.iterdir() if not _is_stale(p.name)]
+        foreign = [p.name for p in out.iterdir() if not is_tmp_name(p.name)]
         if foreign:
             raise InputError(f"output folder is not empty and holds no sandbox checkpoint ({', '.join(sorted(foreign)[:3])}"
                              f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder", path=str(out))
@@ -324,7 +319,7 @@ def pretrain(preset_or_config: str | PretrainConfig, out_dir: str | Path, *, res
             raise InputError("output folder holds a finished model of a different recipe", path=str(out))
         return out
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (p for p in out.iterdir() if _is_stale(p.name)):  # left by a killed run: never renamed into place
+    for stale in (p for p in out.iterdir() if is_tmp_name(p.name)):  # left by a killed run: never renamed into place
         if stale.is_dir():
             shutil.rmtree(stale)
         else:
@@ -452,9 +447,7 @@ def _finalize(cfg: PretrainConfig, out: Path, tok: Any, model: Any, stats: dict[
 
     import rlbound
 
-    tmp = out / f".final.{os.getpid()}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = out / tmp_name(".final")  # a leftover of a killed run is removed by the next one (is_tmp_name)
     tmp.mkdir()
     model.save_pretrained(str(tmp), safe_serialization=True)
     tok.save_pretrained(str(tmp))

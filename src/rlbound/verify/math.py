@@ -306,7 +306,6 @@ class MathVerifier:
         self._cache: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[Status, str, str]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()  # verify() may be called from several threads
-        self._last_extraction: tuple[str, tuple[str | None, str | None, tuple[str, ...]]] | None = None
 
     def warmup(self) -> None:
         """Import Math-Verify and exercise its parser on common answer forms now.
@@ -324,19 +323,7 @@ class MathVerifier:
         return extract_answer(response, self.policy)
 
     def _extract_full(self, response: str) -> tuple[str | None, str | None, tuple[str, ...]]:
-        """(answer, policy, boxes if several): ``extract`` with one scan for the boxed policy.
-
-        The last result is remembered for the same string object: the runner calls ``cache_key``
-        and then ``quick_verify`` on each response, which would otherwise scan it twice.
-        """
-        last = self._last_extraction
-        if last is not None and last[0] is response:
-            return last[1]
-        result = self._scan(response)
-        self._last_extraction = (response, result)
-        return result
-
-    def _scan(self, response: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """(answer, policy, boxes if several): ``extract`` with one scan for the boxed policy."""
         for name in self.policy.policies:
             if name == "boxed":
                 parts = boxed_parts(response)
