@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import fmt_seconds  # noqa: E402
 
 from rlbound.metrics.adaptive import adaptive_interval, run_adaptive, small_sample_pass_at_k  # noqa: E402
+from rlbound.metrics.oracle import neyman_saving, oracle_allocation  # noqa: E402
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix  # noqa: E402
 from rlbound.metrics.planning import (  # noqa: E402
     BetaMixture,
@@ -185,6 +186,22 @@ def report(name: str, prior: BetaMixture, P: int, results: list[dict], per_k: bo
             "pcov_a": float(pa.mean()), "pcov_u": float(pu.mean())}
 
 
+def oracle_bounds(prior: BetaMixture, P: int, zero_share: float, seed: int) -> dict:
+    """What an oracle knowing every p could save at equal width at EVERY k (``rlbound.metrics.oracle``):
+    capped at uniform's n (as adaptive is here), uncapped (up to 16 n) at all k, and the Neyman bound
+    at k = 1 alone. Bounds for unbiased per-problem estimates; one draw of the p's."""
+    rng = np.random.default_rng(seed)
+    p = draw_p(prior, P, rng)
+    p[rng.random(P) < zero_share] = 0.0
+    capped = oracle_allocation(p, KS, N_UNIFORM, cap=N_UNIFORM, iters=300)
+    free = oracle_allocation(p, KS, N_UNIFORM, cap=16 * N_UNIFORM, iters=2000)
+    out = {"capped": capped.max_saving, "free": free.saving, "free_max": free.max_saving, "neyman_k1": neyman_saving(p)}
+    print(f"   oracle (knows every p; unbiased estimates; equal width at every k): capped at n=1,024 "
+          f"saves <= {out['capped']:.2f}x; uncapped {out['free']:.2f}x reached, <= {out['free_max']:.2f}x; "
+          f"pass@1 alone (Neyman) <= {out['neyman_k1']:.2f}x")
+    return out
+
+
 def real_runs(paths: list[Path]) -> None:
     """Adaptive vs uniform on real run directories: each problem's stored samples (in index order)
     are its stream; uniform = all of them. The truth is unknown: reports samples and agreement."""
@@ -258,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [one_replicate(prior, P, args.seed * 1000 + r, n_boot, zero, args.per_k, args.n_max)
                    for r in tqdm(range(reps), desc=name.split(" ")[0], unit="rep", leave=False)]
         summary[name.split(" ")[0]] = report(name, prior, P, results, args.per_k)
+        summary[name.split(" ")[0]]["oracle"] = oracle_bounds(prior, P, zero, args.seed * 1000)
 
     if args.runs is None:
         from rlbound.data.store import RunStore
@@ -281,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         + f" | >=2x goal met: {', '.join(met) or 'none'}"
         + (f"; missed: {', '.join(missed)}" if missed else "")
         + f" | mean benchmark-scope coverage >=90%: {'MET' if cov_ok else 'MISSED'}"
+        + " | oracle bound at equal width at every k, capped / uncapped: "
+        + ", ".join(f"{k} {s['oracle']['capped']:.2f}x / {s['oracle']['free_max']:.2f}x" for k, s in summary.items())
         + f" | {fmt_seconds(time.perf_counter() - t_start)}")
     return 0
 

@@ -77,3 +77,14 @@ def test_saved_tokenizer_loads_with_autotokenizer(tok, tmp_path):
         assert auto(t)["input_ids"] == tok(t)["input_ids"]
         assert auto.decode(auto(t)["input_ids"]) == t
     assert (auto.bos_token, auto.eos_token, auto.pad_token) == ("<bos>", "<eos>", "<pad>")
+
+
+def test_token_pattern_is_the_same_in_every_process():
+    """tokenizer.json is shipped with the checkpoints: its split regex must not follow set order."""
+    import subprocess
+    import sys
+
+    code = "from rlbound.sandbox.tasks import _token_pattern; print(_token_pattern())"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outs) == 1
