@@ -373,7 +373,7 @@ def test_kill_9_at_random_moments_then_rerun_gives_every_cell_exactly_once(tmp_p
     print(f"kill test seed {seed}")
     run = tmp_path / "run"
     P, N = 50, 64
-    args = [sys.executable, str(WRITER), str(run), str(P), str(N), "16", "0.002", "20"]
+    args = [sys.executable, str(WRITER), str(run), str(P), str(N), "16", "0.01", "20"]  # >= 2 s of sleeps: no run ends before its kill
     interrupted = 0
     # one kill at an arbitrary early moment (interpreter start-up, create, first chunks)
     proc = subprocess.Popen(args)
