@@ -24,7 +24,9 @@ counts read with the hybrid estimator (unbiased where n >= k: biased by data-dep
 and the error of the small-sample EB estimator from the 32-sample pilot alone. Also: the coverage
 of the population-scope bootstrap intervals of both designs for the population mean, and the
 planner's uniform n for H predicted from the pilot (the truth is 1,024).
-Goals: adaptive uses >= 2x fewer samples; coverage >= 90%.
+Goals: adaptive uses >= 2x fewer samples; coverage >= 90%. Also printed per scenario: what an oracle
+knowing every p could save at equal width at EVERY k (``rlbound.metrics.oracle``), which bounds the
+saving of any design that estimates each problem on its own.
 
     python bench/adaptive.py            # 20 replicates per scenario (about 2.5 min)
     python bench/adaptive.py --quick    # 6 replicates, P = 300
