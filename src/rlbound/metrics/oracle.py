@@ -14,7 +14,8 @@ means ``sum_i V_ik(n_i) <= sum_i V_ik(n)`` for every k.
 
 - Per-problem cap at the uniform n (``cap=n``): V_ik(.) strictly decreases in n for 0 < p_i < 1, so
   every such problem needs n_i = n and only problems with p exactly 0 or 1 can be skipped; the saving
-  is at most P / #{0 < p_i < 1}. (At k = 1 this holds for every unbiased estimator: p(1-p)/n is the
+  is at most P / #{0 < p_i < 1} (``oracle_allocation`` returns that allocation directly when the grid
+  stops at n). (At k = 1 this holds for every unbiased estimator: p(1-p)/n is the
   Cramer-Rao bound.)
 - No cap, k = 1 alone (``neyman_saving``): Neyman (1934) allocation, n_i proportional to
   sqrt(p_i (1 - p_i)), saves exactly mean(v) / mean(sqrt v)^2 with v = p(1-p). Every extra k is an
@@ -57,17 +58,21 @@ class OracleAllocation:
 
     Attributes:
         n: [P] samples per problem of the best feasible allocation found (on the grid).
-        samples: n.sum().
-        lower_bound: dual value: no allocation on the grid meets every constraint with fewer samples.
+        lower_bound: no allocation on the grid meets every constraint with fewer samples (the dual
+            value; exact when the grid stops at uniform's n).
         uniform_samples: P * n_uniform.
         variance_ratio: [K] sum_i V_ik(n_i) / sum_i V_ik(n_uniform) of ``n`` (all <= 1).
     """
 
     n: NDArray[np.int64]
-    samples: int
     lower_bound: float
     uniform_samples: int
     variance_ratio: NDArray[np.float64]
+
+    @property
+    def samples(self) -> int:
+        """n.sum()."""
+        return int(self.n.sum())
 
     @property
     def saving(self) -> float:
@@ -110,31 +115,39 @@ def oracle_allocation(p: ArrayLike, ks: ArrayLike, n_uniform: int, *, cap: int |
     g = default_grid(int(ks.max()), n_uniform, cap) if grid is None else np.unique(np.asarray(grid, dtype=np.int64))
     if n_uniform not in g or g.min() < ks.max():
         raise ValueError("grid must hold n_uniform and no n below the largest k")
-    # V[i, g, k]: exact variance of problem i's estimate with g samples, scaled so each target is 1.
+    # V[i, g, k]: exact variance of problem i's estimate with g samples.
     V = np.stack([np.stack([estimator_variance(p, int(n), int(k)) for k in ks], axis=-1) for n in g], axis=1)
-    target = V[:, int(np.searchsorted(g, n_uniform)), :].sum(axis=0)
+    u = int(np.searchsorted(g, n_uniform))
+    target = V[:, u, :].sum(axis=0)
     live = target > 0
-    if not live.any():  # every p is 0 or 1: nothing to estimate, one grid point per problem suffices
-        n = np.full(p.shape, int(g[0]), dtype=np.int64)
-        return OracleAllocation(n, int(n.sum()), float(n.sum()), int(p.size * n_uniform), np.zeros(ks.size))
-    V, target = V[:, :, live] / target[live], np.ones(int(live.sum()))
-    cost = g.astype(np.float64)[None, :]
 
-    v1 = np.maximum(V[:, -1, :] * g[-1], 1e-300)  # ~ per-sample variance, for a starting point
+    def result(n: NDArray[np.int64], lower: float) -> OracleAllocation:
+        got = V[np.arange(p.size), np.searchsorted(g, n), :].sum(axis=0)
+        ratio = np.divide(got, target, out=np.zeros(ks.size), where=live)
+        return OracleAllocation(n, lower, int(p.size * n_uniform), ratio)
+
+    if g[-1] == n_uniform or not live.any():
+        # No n above uniform's: V_ik(n) strictly decreases in n where 0 < p_i < 1, so every such
+        # problem needs n_uniform and the others need nothing the grid can go below. Exact.
+        n = np.where(V[:, u, :].sum(axis=1) > 0, n_uniform, int(g[0])).astype(np.int64)
+        return result(n, float(n.sum()))
+    Vs = V[:, :, live] / target[live]  # each constraint scaled to sum_i Vs_ik(n_i) <= 1
+    cost = g.astype(np.float64)[None, :]
+    rows = np.arange(p.size)
+
+    v1 = np.maximum(Vs[:, -1, :] * g[-1], 1e-300)  # ~ per-sample variance, for a starting point
     lam = (n_uniform * np.sqrt(v1).sum(0)) ** 2 / live.sum()
     best_n, best, lower = np.full(p.shape, n_uniform, dtype=np.int64), float(p.size * n_uniform), 0.0
     step = 0.5
     for it in range(iters):
-        obj = cost + V @ lam  # [P, G]
+        obj = cost + Vs @ lam  # [P, G]
         pick = obj.argmin(axis=1)
-        s = V[np.arange(p.size), pick, :].sum(axis=0)
-        lower = max(lower, float(obj[np.arange(p.size), pick].sum() - lam.sum()))
+        s = Vs[rows, pick, :].sum(axis=0)
+        lower = max(lower, float(obj[rows, pick].sum() - lam.sum()))
         total = float(g[pick].sum())
         if (s <= 1.0 + 1e-12).all() and total < best:
             best, best_n = total, g[pick].astype(np.int64)
         lam = lam * np.exp(step * np.clip(np.log(np.maximum(s, 1e-300)), -1.0, 1.0))
         if it % 500 == 499:
             step *= 0.5
-    ratio = np.zeros(ks.size)
-    ratio[live] = V[np.arange(p.size), np.searchsorted(g, best_n), :].sum(axis=0)
-    return OracleAllocation(best_n, int(best), min(lower, best), int(p.size * n_uniform), ratio)
+    return result(best_n, min(lower, best))
