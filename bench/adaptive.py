@@ -8,12 +8,18 @@ Simulated benchmarks (every problem's true p known, so every interval can be che
 - ``omni-base``: P = 821 problems (the Omni-MATH-Rule test split), p ~ Beta(a, b) fitted to the
   published pass@1 = 10.2% and pass@256 = 69.1% of Qwen2.5-7B base (Yue et al. 2025, arXiv
   2504.13837; ../shared/reference/paper_values.md): a hard benchmark, most problems rarely solved.
+- ``unsolvable-25%``: omni-base with p = 0 exactly for 25% of the problems (no Beta has that atom).
+- ``polarised-rl``: P = 200, n = 256, p outside the Beta family (78% log-uniform on [0.003, 0.04],
+  22% uniform on [0.6, 1]), shaped like the sandbox GRPO run on which a prior taken as known made
+  the sampler stop after the pilot (docs/statistics.md, section 6).
 
-Each problem has one stream of 1,024 Bernoulli(p) samples. Uniform sampling uses all of them
-(n = 1,024, as Yue et al. do for AIME). Its interval half-width on mean pass@k (95%, scope
+Each problem has one stream of n Bernoulli(p) samples (n = 1,024, as Yue et al. do for AIME; 256 for
+polarised-rl). Uniform sampling uses all of them. Its interval half-width on mean pass@k (95%, scope
 "benchmark": these problems fixed, sampling noise only) is largest at k = 256; that maximum H is the
 target. Adaptive sampling (``adaptive.run_adaptive``: pilot of 32 per problem, then rounds, the
-posterior-mean "bayes" estimator, per-problem cap 1,024, the next samples of the same streams) stops
+posterior-mean "bayes" estimator, the fitted prior's spread over 20 bootstrap refits in every
+predicted and reported width (``--prior-boot``, ``rlbound.metrics.prior_fit``), per-problem cap n, the
+next samples of the same streams) stops
 when its predicted half-width is <= H at every k = 1, 2, 4, ..., 256. Equal width therefore means: both
 curves have half-width <= H at every k (uniform's is far below H at small k).
 
@@ -23,13 +29,14 @@ they hold the true benchmark mean), the mean error of the adaptive curve, the er
 counts read with the hybrid estimator (unbiased where n >= k: biased by data-dependent stopping),
 and the error of the small-sample EB estimator from the 32-sample pilot alone. Also: the coverage
 of the population-scope bootstrap intervals of both designs for the population mean, and the
-planner's uniform n for H predicted from the pilot (the truth is 1,024).
+planner's uniform n for H predicted from the pilot (the truth is n).
 Goals: adaptive uses >= 2x fewer samples; coverage >= 90%. Also printed per scenario: what an oracle
 knowing every p could save at equal width at EVERY k (``rlbound.metrics.oracle``), which bounds the
 saving of any design that estimates each problem on its own.
 
-    python bench/adaptive.py            # 20 replicates per scenario (about 2.5 min)
-    python bench/adaptive.py --quick    # 6 replicates, P = 300
+    python bench/adaptive.py            # 20 replicates per scenario (about 13 min, plus replays)
+    python bench/adaptive.py --quick    # 6 replicates, P <= 300
+    python bench/adaptive.py --only polarised-rl --prior-boot 0   # the prior taken as known
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +64,7 @@ from rlbound.metrics.planning import (  # noqa: E402
     moment_one_minus_p,
     plan_sample_size,
 )
+from rlbound.metrics.prior_fit import DEFAULT_BOOT  # noqa: E402
 from rlbound.metrics.stats import bootstrap_ci  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,19 +108,65 @@ def scenario_p(prior: BetaMixture, P: int, zero_share: float, rng: np.random.Gen
     return p
 
 
-def one_replicate(prior: BetaMixture, P: int, seed: int, n_boot: int, zero_share: float = 0.0,
-                  per_k: bool = False, n_max: int = N_UNIFORM) -> dict:
+@dataclass(frozen=True)
+class Scenario:
+    """A simulated benchmark: P problems whose true p are drawn by ``draw(P, rng)``; ``pop_pass(ks)`` is
+    the population mean of pass@k, E[1 - (1-p)^k], for the population-scope coverage."""
+
+    name: str
+    P: int
+    law: str
+    draw: Callable[[int, np.random.Generator], np.ndarray]
+    pop_pass: Callable[[np.ndarray], np.ndarray]
+    n: int = N_UNIFORM  # uniform sampling's n per problem
+
+    @property
+    def key(self) -> str:
+        return self.name.split(" ")[0]
+
+
+def beta_scenario(name: str, prior: BetaMixture, P: int, zero_share: float = 0.0) -> Scenario:
+    return Scenario(name, P, prior.describe() + (f", then p = 0 for {zero_share:.0%}" if zero_share else ""),
+                    lambda size, rng: scenario_p(prior, size, zero_share, rng),
+                    lambda ks: (1.0 - zero_share) * (1.0 - moment_one_minus_p(prior, ks)))
+
+
+LOW = (0.003, 0.04, 0.78)  # log-uniform on [0.003, 0.04] for 78% of problems ...
+HIGH = (0.6, 1.0)  # ... uniform on [0.6, 1] for the rest
+
+
+def polarised_p(P: int, rng: np.random.Generator) -> np.ndarray:
+    """p of a polarised RL run, outside the Beta-mixture family: shaped like the sandbox GRPO run of
+    docs/LOG.md (c/n quantiles 10/50/90%: 0.004 / 0.016 / 0.93)."""
+    low = rng.random(P) < LOW[2]
+    return np.where(low, np.exp(rng.uniform(np.log(LOW[0]), np.log(LOW[1]), P)), rng.uniform(*HIGH, P))
+
+
+def polarised_pass(ks: np.ndarray) -> np.ndarray:
+    """E[1 - (1-p)^k] under ``polarised_p``'s law (trapezoid rule on 200,001 points per part)."""
+    u = np.linspace(np.log(LOW[0]), np.log(LOW[1]), 200_001)
+    x = np.linspace(*HIGH, 200_001)
+    ks = np.asarray(ks, dtype=np.float64)
+    low = np.trapezoid(1.0 - (1.0 - np.exp(u))[:, None] ** ks, u, axis=0) / (u[-1] - u[0])
+    high = np.trapezoid(1.0 - (1.0 - x)[:, None] ** ks, x, axis=0) / (x[-1] - x[0])
+    return LOW[2] * low + (1.0 - LOW[2]) * high
+
+
+def one_replicate(sc: Scenario, P: int, seed: int, n_boot: int, per_k: bool = False,
+                  n_max: int | None = None, prior_boot: int = DEFAULT_BOOT) -> dict:
     rng = np.random.default_rng(seed)
-    p = scenario_p(prior, P, zero_share, rng)
-    stream = rng.random((P, max(N_UNIFORM, n_max))) < p[:, None]
+    p = sc.draw(P, rng)
+    N = sc.n
+    n_max = N if n_max is None else n_max
+    stream = rng.random((P, max(N, n_max))) < p[:, None]
     cum = np.zeros((P, stream.shape[1] + 1), dtype=np.int64)
     np.cumsum(stream, axis=1, out=cum[:, 1:])
     true_bench = (1.0 - (1.0 - p[:, None]) ** KS[None, :]).mean(axis=0)
-    true_pop = (1.0 - zero_share) * (1.0 - moment_one_minus_p(prior, KS))
+    true_pop = sc.pop_pass(KS)
 
-    # uniform: all 1,024 samples, unbiased estimator
-    n_u = np.full(P, N_UNIFORM)
-    c_u = cum[:, N_UNIFORM]
+    # uniform: all N samples, unbiased estimator
+    n_u = np.full(P, N)
+    c_u = cum[:, N]
     m_u, lo_u, hi_u = adaptive_interval(n_u, c_u, KS, scope="benchmark", estimator="hybrid")
     hw_u = (hi_u - lo_u) / 2
     target = float(hw_u.max())
@@ -129,9 +185,10 @@ def one_replicate(prior: BetaMixture, P: int, seed: int, n_boot: int, zero_share
         return got
 
     t0 = time.perf_counter()
-    run = run_adaptive(draw, P, KS, goal, pilot_n=PILOT, n_max=n_max, estimator="bayes")
+    run = run_adaptive(draw, P, KS, goal, pilot_n=PILOT, n_max=n_max, estimator="bayes", prior_boot=prior_boot)
     t_policy = time.perf_counter() - t0
-    m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, KS, scope="benchmark", estimator="bayes")
+    m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, KS, scope="benchmark", estimator="bayes",
+                                        prior_boot=prior_boot)
     hw_a = (hi_a - lo_a) / 2
     est_a = small_sample_pass_at_k(run.n, run.c, KS, estimator="bayes")
     _, plo_a, phi_a = bootstrap_ci(est_a.values, n_boot=n_boot, seed=seed)
@@ -142,7 +199,7 @@ def one_replicate(prior: BetaMixture, P: int, seed: int, n_boot: int, zero_share
     pilot_curve = small_sample_pass_at_k(np.full(P, PILOT), c32, KS, estimator="hybrid").curve
     plan = plan_sample_size([(np.full(P, PILOT), c32)], KS, target, scope="benchmark")
     return {
-        "samples_uniform": P * N_UNIFORM, "samples_adaptive": int(run.n.sum()), "rounds": run.rounds,
+        "samples_uniform": P * N, "samples_adaptive": int(run.n.sum()), "rounds": run.rounds,
         "target": target, "t_policy": t_policy, "met": run.met,
         "true": true_bench, "m_u": m_u, "hw_u": hw_u, "m_a": m_a, "hw_a": hw_a,
         "cover_u": (lo_u <= true_bench) & (true_bench <= hi_u),
@@ -156,13 +213,13 @@ def one_replicate(prior: BetaMixture, P: int, seed: int, n_boot: int, zero_share
     }
 
 
-def report(name: str, prior: BetaMixture, P: int, results: list[dict], per_k: bool = False) -> dict:
+def report(sc: Scenario, P: int, results: list[dict], per_k: bool = False) -> dict:
     R = len(results)
     stack = lambda key: np.array([r[key] for r in results], dtype=np.float64)  # noqa: E731
     su, sa = stack("samples_uniform").sum(), stack("samples_adaptive").sum()
     ratio = su / sa
-    print(f"\n== {name}: P={P}, p ~ {prior.describe()}, {R} replicates")
-    print(f"   samples per replicate: uniform {su / R:,.0f} (n=1,024 each), adaptive {sa / R:,.0f} "
+    print(f"\n== {sc.name}: P={P}, p ~ {sc.law}, {R} replicates")
+    print(f"   samples per replicate: uniform {su / R:,.0f} (n={sc.n:,} each), adaptive {sa / R:,.0f} "
           f"(per-problem n, 10/50/90%: {np.mean(stack('n_quantiles'), axis=0).round(0).astype(int).tolist()}), "
           f"{np.mean(stack('rounds')):.1f} rounds; ratio {ratio:.2f}x; target met in {int(stack('met').sum())}/{R}")
     if per_k:
@@ -185,9 +242,9 @@ def report(name: str, prior: BetaMixture, P: int, results: list[dict], per_k: bo
     ok_plans = [x for x in plans if x is not None]
     if ok_plans:
         print(f"   planner (from the 32-sample pilot) uniform n for H: median {int(np.median(ok_plans))} "
-              f"(range {min(ok_plans)}-{max(ok_plans)}; truth 1,024)")
+              f"(range {min(ok_plans)}-{max(ok_plans)}; truth {sc.n:,})")
     se_a = np.std(stack("err_a"), axis=0, ddof=1) / np.sqrt(R) if R > 1 else np.zeros(KS.size)
-    print(f"   adaptive error +- its standard error over replicates: "
+    print("   adaptive error +- its standard error over replicates: "
           + ", ".join(f"k={k}: {ea[j]:+.4f}+-{se_a[j]:.4f}" for j, k in enumerate(KS) if k in (1, 16, 256)))
     print(f"   policy time per replicate: {fmt_seconds(float(np.mean(stack('t_policy'))))}")
     return {"ratio": ratio, "cov_a": float(ca.mean()), "cov_u": float(cu.mean()), "cov_a_min": float(ca.min()),
@@ -195,21 +252,21 @@ def report(name: str, prior: BetaMixture, P: int, results: list[dict], per_k: bo
             "pcov_a": float(pa.mean()), "pcov_u": float(pu.mean())}
 
 
-def oracle_bounds(prior: BetaMixture, P: int, zero_share: float, seed: int) -> dict:
+def oracle_bounds(sc: Scenario, P: int, seed: int) -> dict:
     """What an oracle knowing every p could save at equal width at EVERY k (``rlbound.metrics.oracle``):
     capped at uniform's n (as adaptive is here), uncapped (up to 16 n) at all k, and the Neyman bound
     at k = 1 alone. Bounds for unbiased per-problem estimates; one draw of the p's."""
-    p = scenario_p(prior, P, zero_share, np.random.default_rng(seed))
-    capped = oracle_allocation(p, KS, N_UNIFORM, cap=N_UNIFORM)  # exact: no search when capped at n
-    free = oracle_allocation(p, KS, N_UNIFORM, cap=16 * N_UNIFORM, iters=2000)
+    p = sc.draw(P, np.random.default_rng(seed))
+    capped = oracle_allocation(p, KS, sc.n, cap=sc.n)  # exact: no search when capped at n
+    free = oracle_allocation(p, KS, sc.n, cap=16 * sc.n, iters=2000)
     out = {"capped": capped.saving, "free": free.saving, "free_max": free.max_saving, "neyman_k1": neyman_saving(p)}
-    print(f"   oracle (knows every p; unbiased estimates; equal width at every k): capped at n=1,024 "
+    print(f"   oracle (knows every p; unbiased estimates; equal width at every k): capped at n={sc.n:,} "
           f"saves {out['capped']:.2f}x; uncapped {out['free']:.2f}x reached, <= {out['free_max']:.2f}x; "
           f"pass@1 alone (Neyman) <= {out['neyman_k1']:.2f}x")
     return out
 
 
-def real_runs(paths: list[Path]) -> None:
+def real_runs(paths: list[Path], prior_boot: int = DEFAULT_BOOT) -> None:
     """Adaptive vs uniform on real run directories: each problem's stored samples (in index order)
     are its stream; uniform = all of them. The truth is unknown: reports samples and agreement."""
     from rlbound.data.store import RunStore
@@ -242,11 +299,14 @@ def real_runs(paths: list[Path]) -> None:
             state[:] = new
             return got
 
-        run = run_adaptive(draw, P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, estimator="bayes")
-        m_a, _, _ = adaptive_interval(run.n, run.c, ks, estimator="bayes")
+        run = run_adaptive(draw, P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, estimator="bayes",
+                           prior_boot=prior_boot)
+        m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, ks, estimator="bayes", prior_boot=prior_boot)
+        held = (lo_a <= m_u) & (m_u <= hi_a)
         print(f"\n== real run {path}: P={P}, n={N}; samples uniform {P * N:,}, adaptive {int(run.n.sum()):,} "
-              f"({P * N / run.n.sum():.2f}x); max |adaptive - uniform| / H = "
-              f"{np.abs(m_a - m_u).max() / hw_u.max():.2f}")
+              f"({P * N / run.n.sum():.2f}x; median n {int(np.median(run.n))}); max |adaptive - uniform| / H = "
+              f"{np.abs(m_a - m_u).max() / hw_u.max():.2f}; uniform's estimate inside adaptive's interval at "
+              f"{int(held.sum())}/{ks.size} k")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,10 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="6 replicates, P = 300 problems")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--n-max", type=int, default=N_UNIFORM,
-                    help="per-problem cap of adaptive sampling (default 1,024 = uniform's n)")
+    ap.add_argument("--n-max", type=int, default=None,
+                    help="per-problem cap of adaptive sampling (default: uniform's n of the scenario)")
     ap.add_argument("--per-k", action="store_true",
                     help="target uniform's own half-width at each k (strictly equal width) instead of its maximum")
+    ap.add_argument("--prior-boot", type=int, default=DEFAULT_BOOT,
+                    help="refits of the EB prior whose spread enters the intervals (0: the prior taken as known)")
+    ap.add_argument("--only", nargs="*", default=None, help="scenario keys to run (default: all)")
     ap.add_argument("--runs", nargs="*", default=None,
                     help="run directories to replay (default: run dirs under demo_out/ and demo_out/runs/, if any)")
     args = ap.parse_args(argv)
@@ -267,22 +330,28 @@ def main(argv: list[str] | None = None) -> int:
 
     scenarios = []
     if REAL.exists():
-        scenarios.append(("math-real (fit to eval_rm_maj_example, 100 x 8 real verdicts)", real_prior(), 500, 0.0))
+        scenarios.append(beta_scenario("math-real (fit to eval_rm_maj_example, 100 x 8 real verdicts)",
+                                       real_prior(), 500))
     else:
         print(f"{REAL} not found: the math-real scenario is skipped")
     omni = paper_prior()
-    scenarios.append(("omni-base (fit to Qwen2.5-7B base, Omni-MATH test: pass@1 10.2%, pass@256 69.1%)",
-                      omni, 821, 0.0))
-    scenarios.append(("unsolvable-25% (omni-base p for 75% of problems, p = 0 exactly for 25%: outside the "
-                      "Beta-mixture family)", omni, 500, 0.25))
+    scenarios.append(beta_scenario("omni-base (fit to Qwen2.5-7B base, Omni-MATH test: pass@1 10.2%, "
+                                   "pass@256 69.1%)", omni, 821))
+    scenarios.append(beta_scenario("unsolvable-25% (omni-base p for 75% of problems, p = 0 exactly for 25%: "
+                                   "outside the Beta-mixture family)", omni, 500, 0.25))
+    scenarios.append(Scenario("polarised-rl (most problems rarely solved, the rest mostly: outside the "
+                              "Beta-mixture family; P, n and p shaped like the sandbox GRPO run)", 200,
+                              f"{LOW[2]:.0%} log-uniform on [{LOW[0]}, {LOW[1]}] + {1 - LOW[2]:.0%} uniform "
+                              f"on [{HIGH[0]}, {HIGH[1]}]", polarised_p, polarised_pass, n=256))
+    if args.only:
+        scenarios = [sc for sc in scenarios if sc.key in args.only]
     summary = {}
-    for name, prior, P, zero in scenarios:
-        if args.quick:
-            P = 300
-        results = [one_replicate(prior, P, args.seed * 1000 + r, n_boot, zero, args.per_k, args.n_max)
-                   for r in tqdm(range(reps), desc=name.split(" ")[0], unit="rep", leave=False)]
-        summary[name.split(" ")[0]] = report(name, prior, P, results, args.per_k)
-        summary[name.split(" ")[0]]["oracle"] = oracle_bounds(prior, P, zero, args.seed * 1000)
+    for sc in scenarios:
+        P = min(300, sc.P) if args.quick else sc.P
+        results = [one_replicate(sc, P, args.seed * 1000 + r, n_boot, args.per_k, args.n_max, args.prior_boot)
+                   for r in tqdm(range(reps), desc=sc.key, unit="rep", leave=False)]
+        summary[sc.key] = report(sc, P, results, args.per_k)
+        summary[sc.key]["oracle"] = oracle_bounds(sc, P, args.seed * 1000)
 
     if args.runs is None:
         from rlbound.data.store import RunStore
@@ -293,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nno sandbox run directories under {demo}: the real-run replay is skipped")
     else:
         paths = [Path(p) for p in args.runs]
-    real_runs(paths)
+    real_runs(paths, args.prior_boot)
 
     met = [k for k, s in summary.items() if s["ratio"] >= 2]
     missed = [f"{k} ({s['ratio']:.2f}x)" for k, s in summary.items() if s["ratio"] < 2]

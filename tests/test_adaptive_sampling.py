@@ -154,10 +154,12 @@ def toy(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _toy_cfg(toy, out, **kw) -> SampleConfig:
+    """ci 0.04: with 40 problems the prior fit's own spread (prior_fit) keeps every problem sampling at
+    ci 0.02 (n 40..60, none left at the pilot); at 0.04 some stop at the pilot, so n stays unequal."""
     model, bench = toy
     base = dict(model=str(model), benchmark=str(bench), out=str(out), backend="hf", n=64, temperature=1.0, top_p=1.0,
                 max_new_tokens=40, seed=0, template="raw", batch_size=16, device="cpu", threads=1,
-                adaptive=True, k=(1, 16), ci=0.02, pilot=8, verify_workers=0)
+                adaptive=True, k=(1, 16), ci=0.04, pilot=8, verify_workers=0)
     base.update(kw)
     return SampleConfig(**base)
 
@@ -172,7 +174,7 @@ class _Interrupt(Exception):
 
 def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
     from rlbound.data.store import RunStore
-    from rlbound.metrics.adaptive import small_sample_pass_at_k
+    from rlbound.metrics.adaptive import adaptive_interval, small_sample_pass_at_k
     from rlbound.report.build import build_report
     from rlbound.verify import run as verify_mod
     from rlbound.verify.run import verify_run
@@ -230,6 +232,13 @@ def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
     assert curve["ks"][-1] == 16 and m["passk"]["uniform"]["ks"][-1] == 8
     want = small_sample_pass_at_k(n, c, curve["ks"], estimator="bayes").curve
     np.testing.assert_allclose(curve["mean"], want, atol=1e-12)
+    # its band: the bootstrap over problems widened by the prior fit's spread over refits (prior_fit)
+    _, lo, hi = adaptive_interval(n, c, curve["ks"], scope="population", n_boot=2000, seed=0, estimator="bayes")
+    _, lo0, hi0 = adaptive_interval(n, c, curve["ks"], scope="population", n_boot=2000, seed=0, estimator="bayes",
+                                    prior_boot=0)
+    np.testing.assert_allclose(curve["ci95_low"], lo, atol=1e-12)
+    np.testing.assert_allclose(curve["ci95_high"], hi, atol=1e-12)
+    assert (hi - lo > hi0 - lo0).all()
     assert m["adaptive"]["adaptive"]["estimator"] == "bayes" and m["adaptive"]["adaptive"]["n_range"] == [8, int(n.max())]
     assert "uniform" not in m["adaptive"]
     assert any("adaptive: sampled adaptively" in t for t in res.notes)

@@ -112,19 +112,22 @@ def next_round(state: AdaptiveState, ids: list[str], n: NDArray[np.int64], c: ND
                ks: tuple[int, ...], ci: float, n_max: int) -> tuple[AdaptiveState, Allocation]:
     """The state after round ``state.round`` ended with counts ``(ids, n, c)``, and its ``Allocation``.
 
-    ``next_allocation`` (pass@k of Chen et al. 2021; empirical-Bayes prior refitted to (n, c),
-    estimator "bayes", scope "benchmark", budget ``max(25% of the samples so far, P)``, step
+    ``next_allocation`` (pass@k of Chen et al. 2021; empirical-Bayes prior refitted to (n, c), with
+    the spread of 20 refits to resampled problems in the predicted width (Laird & Louis 1987,
+    ``prior_fit``; seeded, so a resumed run recomputes the same decision), estimator "bayes", scope
+    "benchmark", budget ``max(25% of the samples so far, P)``, step
     ``max(16, n_i/2)``, cap ``n_max``) decides. Stop condition: the predicted half-width is <= ``ci``
     at every k (``met``), or no problem gets more samples (every useful one is at ``n_max``): then
     ``done`` and the targets stay. Else the next round's targets are ``n + extra``. The history entry
     of a round replaces an earlier one of the same round, so recomputing after a resume adds nothing.
     """
     from rlbound.metrics.adaptive import next_allocation
+    from rlbound.metrics.prior_fit import bootstrap_priors
 
     total = int(n.sum())
     budget = max(math.ceil(ROUND_FRACTION * total), len(ids))
     alloc = next_allocation(n, c, ks, budget, ci, prior="eb", batch=BATCH, growth=GROWTH, n_max=n_max,
-                            scope=SCOPE, level=LEVEL, estimator=ESTIMATOR)
+                            scope=SCOPE, level=LEVEL, estimator=ESTIMATOR, boot_priors=bootstrap_priors(n, c))
     entry = {"round": state.round, "samples": total, "n_min": int(n.min()), "n_max": int(n.max()), "k": list(ks),
              "halfwidth": [float(h) for h in alloc.halfwidth], "next_samples": int(alloc.extra.sum()),
              "next_problems": int((alloc.extra > 0).sum())}

@@ -41,7 +41,7 @@ from rlbound.data import token_logprobs
 from rlbound.data.store import RunStore
 from rlbound.data.atomic import atomic_write_bytes, atomic_write_text
 from rlbound.errors import InputError
-from rlbound.metrics.adaptive import small_sample_pass_at_k
+from rlbound.metrics.adaptive import adaptive_interval, small_sample_pass_at_k
 from rlbound.metrics.compare import accuracy_histogram, compare_runs, efficiency_gap
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix
 from rlbound.metrics.planning import ESTIMATORS
@@ -304,27 +304,28 @@ def _passk_stats(r: RunData, c: np.ndarray, ks: Sequence[int]) -> A.CurveStats:
     The unbiased estimator of Chen et al. 2021; for an adaptively sampled run the estimator its
     manifest names (``small_sample_pass_at_k``, "bayes": the posterior mean of 1-(1-p)^k under the
     empirical-Bayes Beta-mixture prior fitted to the run, defined for k > n too), since stopping a
-    problem on its data biases the unbiased one (docs/statistics.md, section 6).
+    problem on its data biases the unbiased one (docs/statistics.md, section 6); its band adds the
+    fitted prior's own uncertainty to the bootstrap over problems (``adaptive_interval``, Laird & Louis 1987).
     """
     if r.adaptive is None:
         return _stats(pass_at_k_matrix(r.n, c, ks, r.ids), ks)
-    return _stats(small_sample_pass_at_k(r.n, c, ks, estimator=r.adaptive["estimator"]).values, ks)
+    mean, low, high = adaptive_interval(r.n, c, ks, prior="eb", scope="population", n_boot=N_BOOT, seed=SEED,
+                                        estimator=r.adaptive["estimator"])
+    return A.CurveStats.of(ks, mean, low, high)
 
 
 def _adaptive_json(r: RunData, note: Any) -> dict[str, Any]:
     """metrics.json entry of an adaptively sampled run (its manifest entry, the fitted prior, n range,
     predicted benchmark-scope half-width at the targeted ks), and the note that marks its curves."""
-    from rlbound.metrics.adaptive import adaptive_interval
-
     a = r.adaptive or {}
     ks = [int(k) for k in a.get("k") or [] if isinstance(k, int) and k >= 1] or [_curve_k(r)]
     est = small_sample_pass_at_k(r.n, r.c, ks, estimator=a["estimator"])
-    _, low, high = adaptive_interval(r.n, r.c, ks, prior=est.prior, scope="benchmark", estimator=a["estimator"])
+    _, low, high = adaptive_interval(r.n, r.c, ks, prior="eb", scope="benchmark", estimator=a["estimator"])
     half = {str(k): float(h) for k, h in zip(ks, (high - low) / 2)}
     n_txt = f"{int(r.n.min())}..{int(r.n.max())}"
     what = "the posterior mean of 1-(1-p)^k" + (" at every k" if a["estimator"] == "bayes" else " where n < k")
     note("passk", f"{r.label}: sampled adaptively (n = {n_txt} per problem, target 95% half-width {a.get('ci')} "
-         f"at k = {', '.join(map(str, ks))}; now +-{max(half.values()):.4f} over sampling noise); its pass@k and "
+         f"at k = {', '.join(map(str, ks))}; now +-{max(half.values()):.4f} over sampling noise and the fit of the prior); its pass@k and "
          f"CoT-pass@k curves are {what} under the empirical-Bayes prior {est.prior.describe()}: model-based, "
          "not the unbiased estimator (docs/statistics.md, sections 5-6).")
     return {**a, "prior": est.prior.to_json_dict(), "n_range": [int(r.n.min()), int(r.n.max())],
