@@ -28,7 +28,8 @@ uniform curve's own interval (strict) and within +-H of it, the coverage of both
 they hold the true benchmark mean), the mean error of the adaptive curve, the error of the same
 counts read with the hybrid estimator (unbiased where n >= k: biased by data-dependent stopping),
 and the error of the small-sample EB estimator from the 32-sample pilot alone. Also: the coverage
-of the population-scope bootstrap intervals of both designs for the population mean, and the
+of the population-scope bootstrap intervals of both designs for the population mean (adaptive's
+widened by the prior-fit term, as ``rlbound report`` draws it), and the
 planner's uniform n for H predicted from the pilot (the truth is n).
 Goals: adaptive uses >= 2x fewer samples; coverage >= 90%. Also printed per scenario: what an oracle
 knowing every p could save at equal width at EVERY k (``rlbound.metrics.oracle``), which bounds the
@@ -191,7 +192,8 @@ def one_replicate(sc: Scenario, P: int, seed: int, n_boot: int, per_k: bool = Fa
                                         prior_boot=prior_boot)
     hw_a = (hi_a - lo_a) / 2
     est_a = small_sample_pass_at_k(run.n, run.c, KS, estimator="bayes")
-    _, plo_a, phi_a = bootstrap_ci(est_a.values, n_boot=n_boot, seed=seed)
+    _, plo_a, phi_a = adaptive_interval(run.n, run.c, KS, scope="population", n_boot=n_boot, seed=seed,
+                                        estimator="bayes", prior_boot=prior_boot)  # as the report's band
     hyb = small_sample_pass_at_k(run.n, run.c, KS, prior=est_a.prior, estimator="hybrid").curve
 
     # the 32-sample pilot alone: small-sample EB estimate and the uniform plan for H

@@ -5,9 +5,9 @@ Posterior-mean cells of a pass@k curve (``adaptive.small_sample_pass_at_k``: eve
 to the run itself. Their errors share that fit, so they do not average out over problems: the
 independent per-problem posterior variances understate the interval of the mean (Morris 1983).
 Extrapolating far beyond n (k = 256 from a 32-sample pilot) leans on the fit most: on a polarised
-RL run of the sandbox the pilot's fit moved the curve at k = 256 by sd 0.11 between refits, three
-times the interval the independent variances predicted, and the adaptive sampler stopped on it
-(docs/LOG.md, 2026-12-03 session 6).
+RL run of the sandbox, refits of the pilot's prior moved the curve at k = 256 by sd 0.11, over three
+times the half-width (0.032) the independent variances predicted, and the adaptive sampler had
+stopped on that prediction (docs/LOG.md, 2026-12-03 (session 6)).
 
 Following Laird & Louis (1987, "Empirical Bayes confidence intervals based on bootstrap samples",
 JASA 82:739), the prior is refitted to problems resampled with replacement (``bootstrap_priors``),
