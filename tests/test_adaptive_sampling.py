@@ -186,6 +186,7 @@ def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
     assert n.min() == 8 and 8 < n.max() <= 64 and len(set(n.tolist())) > 1  # unequal per-problem n
     assert [h["round"] for h in state.history] == list(range(1, state.round + 1))
     assert ref.manifest.extra["adaptive"]["estimator"] == "bayes" and ref.manifest.extra["adaptive"]["k"] == [1, 16]
+    assert ref.manifest.extra["adaptive"]["prior_boot"] == 20  # the refits whose spread entered every width
 
     # interrupted twice: in the middle of round 2's sampling, then in round 3's grading; then resumed
     out = tmp_path / "resumed"

@@ -55,8 +55,10 @@ GROWTH = 0.5  # ... or this share of its current n
 
 def manifest_entry(config: SampleConfig) -> dict[str, Any]:
     """``RunManifest.extra["adaptive"]`` of an adaptive run."""
-    return {"estimator": ESTIMATOR, "prior": "eb", "k": list(config.k), "ci": config.ci, "scope": SCOPE,
-            "level": LEVEL, "pilot": config.pilot, "n_max": config.n, "state_file": STATE_FILE}
+    from rlbound.metrics.prior_fit import DEFAULT_BOOT
+
+    return {"estimator": ESTIMATOR, "prior": "eb", "prior_boot": DEFAULT_BOOT, "k": list(config.k), "ci": config.ci,
+            "scope": SCOPE, "level": LEVEL, "pilot": config.pilot, "n_max": config.n, "state_file": STATE_FILE}
 
 
 @dataclass
@@ -122,12 +124,12 @@ def next_round(state: AdaptiveState, ids: list[str], n: NDArray[np.int64], c: ND
     of a round replaces an earlier one of the same round, so recomputing after a resume adds nothing.
     """
     from rlbound.metrics.adaptive import next_allocation
-    from rlbound.metrics.prior_fit import bootstrap_priors
+    from rlbound.metrics.prior_fit import DEFAULT_BOOT, bootstrap_priors
 
     total = int(n.sum())
     budget = max(math.ceil(ROUND_FRACTION * total), len(ids))
     alloc = next_allocation(n, c, ks, budget, ci, prior="eb", batch=BATCH, growth=GROWTH, n_max=n_max,
-                            scope=SCOPE, level=LEVEL, estimator=ESTIMATOR, boot_priors=bootstrap_priors(n, c))
+                            scope=SCOPE, level=LEVEL, estimator=ESTIMATOR, boot_priors=bootstrap_priors(n, c, n_boot=DEFAULT_BOOT))
     entry = {"round": state.round, "samples": total, "n_min": int(n.min()), "n_max": int(n.max()), "k": list(ks),
              "halfwidth": [float(h) for h in alloc.halfwidth], "next_samples": int(alloc.extra.sum()),
              "next_problems": int((alloc.extra > 0).sum())}
