@@ -156,6 +156,21 @@ def polarised_pass(ks: np.ndarray) -> np.ndarray:
     return LOW[2] * mean_over(u, np.exp(u)) + (1.0 - LOW[2]) * mean_over(x, x)
 
 
+def stream_reader(cum: np.ndarray, n_max: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``draw(extra)`` for ``run_adaptive``: each problem's next ``extra[i]`` samples of its stream, up to
+    ``n_max`` (``cum``: [P, N+1] cumulative correct counts along each stream)."""
+    pos = np.zeros(cum.shape[0], dtype=np.int64)
+    rows = np.arange(cum.shape[0])
+
+    def draw(extra: np.ndarray) -> np.ndarray:
+        new = np.minimum(pos + extra, n_max)
+        got = cum[rows, new] - cum[rows, pos]
+        pos[:] = new
+        return got
+
+    return draw
+
+
 def one_replicate(sc: Scenario, P: int, seed: int, n_boot: int, per_k: bool = False,
                   n_max: int | None = None, prior_boot: int = DEFAULT_BOOT) -> dict:
     rng = np.random.default_rng(seed)
@@ -179,17 +194,8 @@ def one_replicate(sc: Scenario, P: int, seed: int, n_boot: int, per_k: bool = Fa
     _, plo_u, phi_u = bootstrap_ci(per_u, n_boot=n_boot, seed=seed)
 
     # adaptive: the same streams, drawn in rounds
-    pos = np.zeros(P, dtype=np.int64)
-    rows = np.arange(P)
-
-    def draw(extra: np.ndarray) -> np.ndarray:
-        new = np.minimum(pos + extra, n_max)
-        got = cum[rows, new] - cum[rows, pos]
-        pos[:] = new
-        return got
-
     t0 = time.perf_counter()
-    run = run_adaptive(draw, P, KS, goal, pilot_n=PILOT, n_max=n_max, estimator="bayes", prior_boot=prior_boot)
+    run = run_adaptive(stream_reader(cum, n_max), P, KS, goal, pilot_n=PILOT, n_max=n_max, estimator="bayes", prior_boot=prior_boot)
     t_policy = time.perf_counter() - t0
     m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, KS, scope="benchmark", estimator="bayes",
                                         prior_boot=prior_boot)
@@ -296,15 +302,7 @@ def real_runs(paths: list[Path], prior_boot: int = DEFAULT_BOOT) -> None:
         P = len(ids)
         m_u, lo_u, hi_u = adaptive_interval(np.full(P, N), cum[:, N], ks, estimator="hybrid")
         hw_u = (hi_u - lo_u) / 2
-        state = np.zeros(P, dtype=np.int64)
-
-        def draw(extra: np.ndarray) -> np.ndarray:
-            new = np.minimum(state + extra, N)
-            got = cum[np.arange(P), new] - cum[np.arange(P), state]
-            state[:] = new
-            return got
-
-        run = run_adaptive(draw, P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, estimator="bayes",
+        run = run_adaptive(stream_reader(cum, N), P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, estimator="bayes",
                            prior_boot=prior_boot)
         m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, ks, estimator="bayes", prior_boot=prior_boot)
         held = (lo_a <= m_u) & (m_u <= hi_a)

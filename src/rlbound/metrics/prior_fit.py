@@ -20,13 +20,14 @@ al. 2025 (arXiv 2504.13837).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rlbound.metrics.planning import ESTIMATORS, BetaMixture, fit_beta_mixture, posterior, posterior_pass_at_k
 
-DEFAULT_BOOT = 20  # refits: enough for a variance to about +-30% (chi-square, 19 df), 1-6 s
+DEFAULT_BOOT = 20  # refits: the variance to about +-30% (1 sd; chi-square, 19 df); 1.7 s (P = 200) to 3.3 s (P = 821)
 
 
 def bootstrap_priors(n: ArrayLike, c: ArrayLike, components: int = 2, n_boot: int = DEFAULT_BOOT,
@@ -49,6 +50,15 @@ def bootstrap_priors(n: ArrayLike, c: ArrayLike, components: int = 2, n_boot: in
         raise ValueError(f"n and c must be non-empty and of equal length, got {n.shape} and {c.shape}")
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    return _refits(n.tobytes(), c.tobytes(), components, n_boot, seed)
+
+
+@lru_cache(maxsize=8)
+def _refits(n_bytes: bytes, c_bytes: bytes, components: int, n_boot: int, seed: int) -> tuple[BetaMixture, ...]:
+    """``bootstrap_priors`` on hashable counts, memoised: the report (a run's pass@k band, then its
+    half-width) and the bench (benchmark, then population interval) ask for the same refits twice."""
+    n = np.frombuffer(n_bytes, dtype=np.int64)
+    c = np.frombuffer(c_bytes, dtype=np.int64)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n_boot):
