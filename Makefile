@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 # pytest exits 5 when it collects no test: report it and fail loudly rather than pass silently.
 test: $(STAMP)
+	$(BIN)/ruff check src tests bench
 	@$(BIN)/python -m pytest -q -m "not gpu" ; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 

@@ -55,7 +55,6 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import fmt_seconds  # noqa: E402
-
 from rlbound.metrics.adaptive import adaptive_interval, run_adaptive, small_sample_pass_at_k  # noqa: E402
 from rlbound.metrics.oracle import neyman_saving, oracle_allocation  # noqa: E402
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix  # noqa: E402

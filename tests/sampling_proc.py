@@ -5,7 +5,7 @@
 need neither the sandbox package nor a hub download. The test files load this module by path.
 
 As a script (``python tests/sampling_proc.py MODEL BENCH OUT --seed S --batch-size B``) it runs
-``rlbound.sampling.run_sampling`` on a JSONL benchmark; ``--delay`` sleeps before every batch so a
+``rlbound.sampling.loop.run_sampling`` on a JSONL benchmark; ``--delay`` sleeps before every batch so a
 test can SIGKILL it mid-run; ``--logprobs`` stores token log-probabilities.
 """
 
@@ -90,7 +90,7 @@ FIELD_MAP = ("id=id", "prompt=problem", "reference=answer")
 def sample_config(model_dir: str | Path, bench: str | Path, out: str | Path, **overrides):
     """A ``SampleConfig`` for the tiny model on a ``write_problems`` file: hf backend, n=4, T=1,
     top-p 0.95, one thread; ``overrides`` replace any field (``model`` included)."""
-    from rlbound.sampling import SampleConfig
+    from rlbound.sampling.config import SampleConfig
 
     base = dict(model=str(model_dir), benchmark=str(bench), out=str(out), backend="hf", n=4, temperature=1.0,
                 top_p=0.95, max_new_tokens=16, seed=3, template="raw", field_map=FIELD_MAP, batch_size=5,
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from rlbound.backends import hf as hf_mod
-    from rlbound.sampling import SampleConfig, run_sampling
+    from rlbound.sampling import run_sampling
+    from rlbound.sampling.config import SampleConfig
 
     if a.delay:  # slow each batch down so the parent can kill us mid-run
         orig = hf_mod.HFBackend.generate

@@ -12,8 +12,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from rlbound.errors import InputError
 
 
 class Status(str, enum.Enum):
@@ -48,6 +51,36 @@ class Problem:
     reference: str | None = None
     verifier: str = "math"
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"id", "prompt", "reference", "verifier", "metadata"})
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], *, path: str = "", line: int | None = None) -> Problem:
+        """The one parser of a problem row (``dataclasses.asdict(Problem)`` as JSON: rlbound's own
+        problem files, the sandbox's, RL training sets). ``id`` and ``prompt`` are required;
+        ``reference`` (string or null), ``verifier`` (default ``"math"``) and ``metadata`` (object)
+        are optional; any other key is refused. InputError names the file, line and field."""
+        def bad(msg: str, name: str) -> InputError:
+            return InputError(msg, path=path or None, line=line, field=name)
+
+        if not isinstance(row, Mapping):
+            raise bad(f"a problem row must be a JSON object, got {type(row).__name__}", "id")
+        unknown = sorted(set(row) - cls.FIELDS)
+        if unknown:
+            raise bad(f"unknown field '{unknown[0]}'", unknown[0])
+        for name, kinds, required in (("id", (str, int), True), ("prompt", (str,), True),
+                                      ("verifier", (str,), False), ("metadata", (dict,), False)):
+            if name not in row:
+                if required:
+                    raise bad(f"missing field '{name}'", name)
+                continue
+            if not isinstance(row[name], kinds) or isinstance(row[name], bool):
+                raise bad(f"field '{name}' must be {'/'.join(k.__name__ for k in kinds)}", name)
+        ref = row.get("reference")
+        if ref is not None and not isinstance(ref, str):
+            raise bad("field 'reference' must be a string or null", "reference")
+        return cls(id=str(row["id"]), prompt=row["prompt"], reference=ref, verifier=row.get("verifier") or "math",
+                   metadata=dict(row.get("metadata") or {}))
 
 
 @dataclass(frozen=True)
@@ -134,7 +167,7 @@ class RunManifest:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunManifest":
+    def from_dict(cls, d: dict[str, Any]) -> RunManifest:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -1,6 +1,6 @@
 """The openai backend against a real OpenAI-compatible server over real sockets.
 
-* ``rlbound serve`` (src/rlbound/serve.py) is started as a subprocess on 127.0.0.1 serving the tiny
+* ``rlbound serve`` (src/rlbound/backends/serve.py) is started as a subprocess on 127.0.0.1 serving the tiny
   model; the backend's samples must equal the hf backend's for the same seeds, and ``score`` (prompt
   echo) must equal the hf backend's scores.
 * Tiny stdlib servers inside the test check retries (503, 503, 200), no retry on 400, the
@@ -45,8 +45,8 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(tiny):
-    """``python -m rlbound.serve`` on a free port; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "rlbound.serve", str(tiny), "--port", "0", "--name", "tiny",
+    """``python -m rlbound.backends.serve`` on a free port; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "rlbound.backends.serve", str(tiny), "--port", "0", "--name", "tiny",
                              "--device", "cpu", "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

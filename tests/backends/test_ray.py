@@ -22,7 +22,8 @@ pytest.importorskip("transformers")
 from rlbound.backends import Batch, SamplingParams, get_backend  # noqa: E402
 from rlbound.backends.hf import HFOptions  # noqa: E402
 from rlbound.errors import InputError  # noqa: E402
-from rlbound.sampling import SampleConfig, run_sampling  # noqa: E402
+from rlbound.sampling import run_sampling  # noqa: E402
+from rlbound.sampling.config import SampleConfig  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,8 @@ from rlbound.data import token_logprobs
 from rlbound.data.store import RunStore
 from rlbound.errors import InputError
 from rlbound.report.build import build_report, read_token_entropy
-from rlbound.sampling import SampleConfig, load_config, sample
+from rlbound.sampling.config import SampleConfig, load_config
+from rlbound.sampling.loop import sample
 from rlbound.types import Verdict
 
 HERE = Path(__file__).resolve().parents[1]
@@ -197,7 +198,7 @@ def test_sigkill_then_rerun_has_each_row_once(tiny, bench, tmp_path):
 
 
 def test_openai_backend_stores_the_same_rows(tiny, bench, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "rlbound.serve", str(tiny), "--port", "0", "--name", "tiny",
+    proc = subprocess.Popen([sys.executable, "-m", "rlbound.backends.serve", str(tiny), "--port", "0", "--name", "tiny",
                              "--device", "cpu", "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -208,8 +208,7 @@ def test_compare_runs_json_contract():
     assert d["histogram"]["labels"] == list(HISTOGRAM_LABELS)
     assert d["crossing_k_ci"] is None or len(d["crossing_k_ci"]) == 2
     # the CLI's table printer accepts it
-    from rlbound.commands.metrics_cmds import format_comparison
-
+    from rlbound.cli.metrics import format_comparison
     assert "crossing k*" in format_comparison(d, "base.jsonl", "rl.jsonl")
 
 

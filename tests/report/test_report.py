@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rlbound.data.formats import import_to_store
+from rlbound.data.importers import import_to_store
 from rlbound.data.store import RunStore
 from rlbound.errors import InputError
 from rlbound.metrics.compare import accuracy_histogram, compare_runs

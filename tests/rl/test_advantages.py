@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlbound.errors import InputError
-from rlbound.rl.advantages import (
+from rlbound.rl.algos.advantages import (
     ADVANTAGE_ESTIMATORS,
     AdvantageConfig,
     AdvantageInputs,

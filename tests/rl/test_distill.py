@@ -27,8 +27,7 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def tok():
-    from rlbound.sandbox.tokenizer import build_tokenizer
-
+    from rlbound.toy.tokenizer import build_tokenizer
     return build_tokenizer(tp.TOY_TASK)
 
 

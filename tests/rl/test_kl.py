@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rlbound.rl.kl import KL_ESTIMATORS, kl_estimate, kl_in_reward, kl_loss
+from rlbound.rl.algos.kl import KL_ESTIMATORS, kl_estimate, kl_in_reward, kl_loss
 
 D = torch.float64
 

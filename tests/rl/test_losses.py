@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rlbound.rl.losses import (
+from rlbound.rl.algos.losses import (
     AGGREGATION_MODES,
     PolicyLossConfig,
     aggregate,

@@ -15,7 +15,7 @@ from rlbound.rl import (
     OverlongShaping,
     filter_groups,
     get_advantage,
-    get_preset,
+    get_algo_preset,
     kl_estimate,
     kl_in_reward,
     kl_loss,
@@ -25,7 +25,7 @@ from rlbound.rl import (
     preset_names,
     value_loss,
 )
-from rlbound.rl.advantages import AdvantageConfig
+from rlbound.rl.algos.advantages import AdvantageConfig
 
 ALL = ("dapo", "dr_grpo", "grpo", "passk", "ppo", "reinforce_pp", "remax", "rloo")
 
@@ -33,33 +33,33 @@ ALL = ("dapo", "dr_grpo", "grpo", "passk", "ppo", "reinforce_pp", "remax", "rloo
 def test_names_and_unknown_name():
     assert preset_names() == ALL
     with pytest.raises(InputError, match="known: dapo, dr_grpo, grpo, passk, ppo, reinforce_pp, remax, rloo") as e:
-        get_preset("grpo++")
+        get_algo_preset("grpo++")
     assert isinstance(e.value, ValueError) and e.value.field == "algorithm"
 
 
 def test_published_settings():
-    grpo = get_preset("grpo")
+    grpo = get_algo_preset("grpo")
     assert (grpo.advantage, grpo.advantage_config.norm_by_std, grpo.loss_agg_mode) == ("grpo", True, "seq-mean-token-mean")
     assert (grpo.kl_coef, grpo.kl_estimator, grpo.kl_in_loss, grpo.kl_in_reward) == (0.04, "k3", True, False)
     assert grpo.rollouts_per_prompt == 64
 
-    dr = get_preset("dr_grpo")
+    dr = get_algo_preset("dr_grpo")
     assert dr.advantage == "grpo" and dr.advantage_config.norm_by_std is False
     assert dr.loss_agg_mode == "seq-mean-token-sum-norm" and dr.kl_coef == 0.0
 
-    dapo = get_preset("dapo")
+    dapo = get_algo_preset("dapo")
     assert (dapo.eps_low, dapo.eps_high, dapo.loss_agg_mode) == (0.2, 0.28, "token-mean")
     assert dapo.dynamic_sampling and dapo.overlong == OverlongShaping(20480, 4096, 1.0) and dapo.kl_coef == 0.0
 
-    ppo = get_preset("ppo")
+    ppo = get_algo_preset("ppo")
     assert ppo.needs_critic and ppo.advantage == "gae" and ppo.value_clip == 0.5 and ppo.dual_clip_c == 3.0
     assert ppo.kl_in_reward and ppo.kl_estimator == "k1"
 
-    assert get_preset("remax").needs_greedy_rollout and not get_preset("remax").needs_critic
-    assert get_preset("rloo").advantage == "rloo" and get_preset("reinforce_pp").advantage == "reinforce_pp"
-    assert get_preset("passk").advantage_config.k is not None
+    assert get_algo_preset("remax").needs_greedy_rollout and not get_algo_preset("remax").needs_critic
+    assert get_algo_preset("rloo").advantage == "rloo" and get_algo_preset("reinforce_pp").advantage == "reinforce_pp"
+    assert get_algo_preset("passk").advantage_config.k is not None
     for name in ALL:
-        p = get_preset(name)
+        p = get_algo_preset(name)
         assert p.papers and p.sources
         assert p.needs_reference == (p.kl_coef > 0)
         if name not in ("ppo",):
@@ -69,11 +69,11 @@ def test_published_settings():
 
 
 def test_presets_are_frozen_and_replaceable():
-    p = get_preset("grpo")
+    p = get_algo_preset("grpo")
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.kl_coef = 0.0  # type: ignore[misc]
     yue = dataclasses.replace(p, kl_coef=0.0, kl_in_loss=False, rollouts_per_prompt=8)
-    assert yue.kl_coef == 0.0 and not yue.needs_reference and get_preset("grpo").kl_coef == 0.04
+    assert yue.kl_coef == 0.0 and not yue.needs_reference and get_algo_preset("grpo").kl_coef == 0.04
 
 
 @pytest.mark.parametrize(
@@ -101,10 +101,10 @@ def test_invalid_presets_raise(kw, field):
 
 def test_dr_grpo_loss_config_needs_max_len():
     with pytest.raises(ValueError, match="max_len"):
-        get_preset("dr_grpo").policy_loss_config()
-    cfg = get_preset("dr_grpo").policy_loss_config(max_len=1024)
+        get_algo_preset("dr_grpo").policy_loss_config()
+    cfg = get_algo_preset("dr_grpo").policy_loss_config(max_len=1024)
     assert cfg.agg_mode == "seq-mean-token-sum-norm" and cfg.max_len == 1024
-    assert get_preset("dapo").policy_loss_config().eps_high == 0.28
+    assert get_algo_preset("dapo").policy_loss_config().eps_high == 0.28
 
 
 def _synthetic_step(preset: AlgoPreset, seed: int = 0) -> float:
@@ -153,4 +153,4 @@ def _synthetic_step(preset: AlgoPreset, seed: int = 0) -> float:
 
 @pytest.mark.parametrize("name", ALL)
 def test_every_preset_runs_one_synthetic_step(name):
-    assert math.isfinite(_synthetic_step(get_preset(name)))
+    assert math.isfinite(_synthetic_step(get_algo_preset(name)))

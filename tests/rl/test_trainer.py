@@ -17,7 +17,7 @@ import torch
 
 from rlbound.errors import InputError
 from rlbound.rl import checkpoint as ckpt
-from rlbound.rl.presets import preset_names
+from rlbound.rl.algos.presets import preset_names
 from rlbound.rl.rollout import pack, response_ids, response_logprobs
 from rlbound.rl.trainer import TrainConfig, resolve_preset, train
 
@@ -116,11 +116,10 @@ def test_epochs_and_mini_batches_take_several_clipped_steps(model_dir: Path, tmp
 
 def test_logprobs_align_with_the_sampler(model_dir: Path) -> None:
     """Re-tokenised responses scored by response_logprobs equal the sampler's own log-probs."""
-    from rlbound.backends.base import SamplingParams
     from rlbound.backends.hf import HFBackend, HFOptions
+    from rlbound.backends.protocol import SamplingParams
     from rlbound.rl.rollout import prompt_of, sample_groups
-    from rlbound.sandbox.tasks import generate_split
-
+    from rlbound.toy.tasks import generate_split
     backend = HFBackend(str(model_dir), HFOptions(device="cpu", dtype="float32", threads=1))
     probs = generate_split(tp.TOY_TASK, "train", 3, seed=0)
     params = SamplingParams(n=4, temperature=1.0, max_new_tokens=8, logprobs=True)
@@ -193,7 +192,7 @@ def test_dapo_drops_groups_whose_rewards_all_agree(model_dir: Path, tmp_path: Pa
 
 
 def test_jsonl_task_and_held_out_evaluation(model_dir: Path, tmp_path: Path) -> None:
-    from rlbound.sandbox.tasks import generate_split, write_problems_jsonl
+    from rlbound.toy.tasks import generate_split, write_problems_jsonl
 
     write_problems_jsonl(generate_split(tp.TOY_TASK, "train", 3, seed=0), tmp_path / "train.jsonl")
     write_problems_jsonl(generate_split(tp.TOY_TASK, "test", 2, seed=0), tmp_path / "test.jsonl")

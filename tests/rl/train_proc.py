@@ -18,16 +18,15 @@ import json
 import time
 from pathlib import Path
 
-from rlbound.sandbox.presets import get_preset
+from rlbound.toy.presets import get_recipe
 
-TOY_TASK = get_preset("toy").task  # the sandbox's small test task
+TOY_TASK = get_recipe("toy").task  # the sandbox's small test task
 
 
 def make_model(path: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
     """Save a random tiny sandbox model + tokenizer (+ task recipe) under ``path``; returns it."""
-    from rlbound.sandbox.model import ModelSpec, build_model
-    from rlbound.sandbox.tokenizer import build_tokenizer
-
+    from rlbound.toy.model import ModelSpec, build_model
+    from rlbound.toy.tokenizer import build_tokenizer
     path = Path(path)
     tok = build_tokenizer(TOY_TASK)
     model = build_model(ModelSpec(hidden_size=hidden, num_layers=layers, num_heads=2, intermediate_size=2 * hidden,

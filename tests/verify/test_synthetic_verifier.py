@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from rlbound.sandbox.tasks import DEFAULT_CONFIG, ORDERS, Graph, generate_split, solution_text
+from rlbound.toy.tasks import DEFAULT_CONFIG, ORDERS, Graph, generate_split, solution_text
 from rlbound.types import Status
 from rlbound.verify.base import get_verifier
 from rlbound.verify.synthetic import SyntheticVerifier

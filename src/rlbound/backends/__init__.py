@@ -2,10 +2,10 @@
 and ``ray`` (data-parallel replicas of another backend).
 
 Importing this package imports no torch, vllm or ray; ``get_backend`` loads the one asked for.
-See ``rlbound.backends.base`` for the protocol and docs/backends.md for usage.
+See ``rlbound.backends.protocol`` for the protocol and docs/backends.md for usage.
 """
 
-from rlbound.backends.base import (
+from rlbound.backends.protocol import (
     Backend,
     Batch,
     Completion,

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlbound.backends.base import Completion, SamplingParams, check_seeds, encode_prompt
+from rlbound.backends.protocol import Completion, SamplingParams, check_seeds, encode_prompt
 from rlbound.errors import InputError
 
 
@@ -345,7 +345,7 @@ class _StaticKVDecoder:
         Returns next-token logits ``[B, V]`` float32."""
         u, length = ids.shape
         dev = ids.device
-        h, hk, d = self.n_heads, self.n_kv, self.head_dim
+        h = self.n_heads
         self.cap = length + max_new
         x = self.embed(ids)
         self._rotary_tables(x, self.cap)

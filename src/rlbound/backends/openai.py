@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from rlbound.backends.base import Completion, SamplingParams, check_seeds
+from rlbound.backends.protocol import Completion, SamplingParams, check_seeds
 from rlbound.errors import InputError
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlbound.backends.base import Batch, Completion, SamplingParams, check_seeds
+from rlbound.backends.protocol import Batch, Completion, SamplingParams, check_seeds
 from rlbound.errors import InputError
 
 
@@ -65,8 +65,7 @@ class _Replica:
     """Actor body: one backend instance."""
 
     def __init__(self, backend: str, model: str, options: Any) -> None:
-        from rlbound.backends.base import get_backend
-
+        from rlbound.backends.protocol import get_backend
         # Errors are kept and reported by ready(): a Ray ActorDiedError would lose the InputError.
         self.error: tuple[Any, ...] | None = None
         try:
@@ -129,8 +128,7 @@ class RayBackend:
             self._started_ray = True
         inner = o.backend_options
         if inner is None:
-            from rlbound.backends.base import options_class
-
+            from rlbound.backends.protocol import options_class
             inner = options_class(o.backend)()
         if o.backend == "hf" and getattr(inner, "threads", 1) is None and o.gpus_per_replica == 0:
             inner = dataclasses.replace(inner, threads=max(1, int(o.cpus_per_replica)))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlbound.backends.base import Completion, SamplingParams, check_seeds, encode_prompt
+from rlbound.backends.protocol import Completion, SamplingParams, check_seeds, encode_prompt
 from rlbound.errors import InputError
 
 

@@ -26,9 +26,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from rlbound.errors import InputError
 from rlbound.types import Problem
@@ -279,7 +280,7 @@ def _problem(fmt: _Format, row: dict[str, Any], index: int, lineno: int, where: 
     return Problem(id=pid, prompt=prompt, reference=reference, verifier="math", metadata=metadata)
 
 
-_NATIVE_FIELDS = frozenset({"id", "prompt", "reference", "verifier", "metadata"})
+_NATIVE_FIELDS = Problem.FIELDS
 
 
 # Files of rlbound's own problems (rows are asdict(Problem)); parsed by _native_problem.
@@ -293,13 +294,7 @@ def _is_native(row: dict[str, Any]) -> bool:
 
 def _native_problem(row: dict[str, Any], lineno: int, where: str) -> Problem:
     """Problem from an rlbound problem row, keeping its own verifier name and metadata."""
-    for name, kinds in (("id", (str, int)), ("prompt", str), ("verifier", str), ("metadata", dict)):
-        if not isinstance(row[name], kinds) or isinstance(row[name], bool):
-            raise InputError(f"field '{name}' has the wrong type", path=where, line=lineno, field=name)
-    if row["reference"] is not None and not isinstance(row["reference"], str):
-        raise InputError("field 'reference' must be a string or null", path=where, line=lineno, field="reference")
-    return Problem(id=str(row["id"]), prompt=row["prompt"], reference=row["reference"], verifier=row["verifier"],
-                   metadata=row["metadata"])
+    return Problem.from_row(row, path=where, line=lineno)
 
 
 def _load_rows(

@@ -181,7 +181,7 @@ def _normalise(x: Any) -> Any:
 
 
 def _now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
@@ -245,7 +245,7 @@ class RunStore:
         return p.is_dir() and (p / MANIFEST).is_file() and (p / PROBLEMS).is_file()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> "RunStore":
+    def open(cls, path: str | os.PathLike[str]) -> RunStore:
         """Open an existing run directory; InputError naming the path and what is missing otherwise."""
         p = Path(path)
         if not p.exists():
@@ -258,7 +258,7 @@ class RunStore:
         return cls(p, _read_manifest(p / MANIFEST), _read_problems(p / PROBLEMS))
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], manifest: RunManifest, problems: Sequence[Problem]) -> "RunStore":
+    def create(cls, path: str | os.PathLike[str], manifest: RunManifest, problems: Sequence[Problem]) -> RunStore:
         """Create a run directory, or reopen it to resume the same run.
 
         A new (or empty) directory gets ``manifest.json`` and ``problems.parquet``. An existing run
@@ -280,7 +280,7 @@ class RunStore:
         p.mkdir(parents=True, exist_ok=True)
         _remove_stale_tmp(p)
         if not manifest.created or not manifest.rlbound_version:
-            from rlbound import __version__
+            from rlbound.version import __version__
 
             manifest = dataclasses.replace(manifest, created=manifest.created or _now_iso(),
                                            rlbound_version=manifest.rlbound_version or __version__)
@@ -293,7 +293,7 @@ class RunStore:
         return store
 
     @classmethod
-    def _reopen(cls, p: Path, manifest: RunManifest, problems: list[Problem]) -> "RunStore":
+    def _reopen(cls, p: Path, manifest: RunManifest, problems: list[Problem]) -> RunStore:
         store = cls.open(p)
         old = store._manifest
         for name in _SAME_FIELDS:

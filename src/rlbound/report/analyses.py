@@ -39,7 +39,7 @@ class CurveStats:
     high: tuple[float, ...] | None = None
 
     @classmethod
-    def of(cls, ks: ArrayLike, mean: ArrayLike, low: ArrayLike | None = None, high: ArrayLike | None = None) -> "CurveStats":
+    def of(cls, ks: ArrayLike, mean: ArrayLike, low: ArrayLike | None = None, high: ArrayLike | None = None) -> CurveStats:
         def tup(a: ArrayLike | None) -> tuple[float, ...] | None:
             return None if a is None else tuple(float(v) for v in np.asarray(a, dtype=np.float64).reshape(-1))
 

@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from rlbound.data import token_logprobs
-from rlbound.data.store import RunStore
 from rlbound.data.atomic import atomic_write_bytes, atomic_write_text
+from rlbound.data.store import RunStore
 from rlbound.errors import InputError
 from rlbound.metrics.adaptive import adaptive_interval, small_sample_pass_at_k
 from rlbound.metrics.compare import accuracy_histogram, compare_runs, efficiency_gap
@@ -568,9 +568,9 @@ def build_report(
                              "n_problems": len(r.ids), "n_min": int(r.n.min()), "n_max": int(r.n.max()),
                              "n_samples": int(r.n.sum()), "has_steps_correct": r.c_steps is not None}
                        for lab, r in runs.items()}
-    from rlbound import __version__
+    from rlbound.version import __version__
 
-    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     metrics = {"rlbound_version": __version__, "created": created, "base": base, "labels": order, "K": K,
                "bootstrap": {"n_boot": N_BOOT, "seed": SEED, "level": 0.95}, **metrics}
     summary = _summary(metrics, order, base, K)

@@ -8,12 +8,12 @@ PPO, GRPO (and Dr. GRPO), REINFORCE++, RLOO, ReMax, DAPO, plus Pass@k training.
 - ``losses``: ``aggregate`` (loss_agg_mode), clipped ``policy_loss`` (clip-higher, dual clip),
   ``value_loss``, entropy.
 - ``kl``: k1/k2/k3 estimators, KL in the reward or in the loss.
-- ``presets``: ``AlgoPreset`` per algorithm, ``get_preset(name)``.
+- ``presets``: ``AlgoPreset`` per algorithm, ``get_algo_preset(name)``.
 
 See docs/algorithms.md.
 """
 
-from rlbound.rl.advantages import (
+from rlbound.rl.algos.advantages import (
     ADVANTAGE_ESTIMATORS,
     AdvantageConfig,
     AdvantageEstimator,
@@ -25,8 +25,8 @@ from rlbound.rl.advantages import (
     overlong_penalty,
     register_advantage,
 )
-from rlbound.rl.kl import KL_ESTIMATORS, kl_estimate, kl_in_reward, kl_loss
-from rlbound.rl.losses import (
+from rlbound.rl.algos.kl import KL_ESTIMATORS, kl_estimate, kl_in_reward, kl_loss
+from rlbound.rl.algos.losses import (
     AGGREGATION_MODES,
     PolicyLossConfig,
     PolicyLossOutput,
@@ -40,7 +40,7 @@ from rlbound.rl.losses import (
     policy_loss,
     value_loss,
 )
-from rlbound.rl.presets import PRESETS, AlgoPreset, OverlongShaping, get_preset, preset_names
+from rlbound.rl.algos.presets import PRESETS, AlgoPreset, OverlongShaping, get_algo_preset, preset_names
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
@@ -62,7 +62,7 @@ __all__ = [
     "entropy_from_logits",
     "filter_groups",
     "get_advantage",
-    "get_preset",
+    "get_algo_preset",
     "kl_estimate",
     "kl_in_reward",
     "kl_loss",

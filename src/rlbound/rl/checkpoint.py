@@ -72,7 +72,7 @@ _TMP_RE = re.compile(r"^\.tmp-step-(\d+)-(\d+)-[0-9a-f]+$")
 
 def now_iso() -> str:
     """Current UTC time, ISO-8601 with seconds."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _fsync_path(path: Path) -> None:

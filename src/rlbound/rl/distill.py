@@ -165,8 +165,7 @@ def _problems(config: DistillConfig, task_config: Any) -> tuple[list[Problem], l
     from rlbound.rl.trainer import load_problems
 
     if config.task == "sandbox":
-        from rlbound.sandbox.tasks import generate_split
-
+        from rlbound.toy.tasks import generate_split
         train = generate_split(task_config, "train", config.prompts, seed=derive_seed(config.seed, "distill"))
         held = generate_split(task_config, "test", config.eval_problems, seed=0) if config.eval_problems else []
         return train, held
@@ -187,8 +186,7 @@ def _problems(config: DistillConfig, task_config: Any) -> tuple[list[Problem], l
 def _check_tasks(teacher: str, student: str) -> Any:
     """The student's sandbox task; InputError when the teacher was trained on another prompt format."""
     from rlbound.rl.trainer import sandbox_task_config
-    from rlbound.sandbox.tasks import prompt_width
-
+    from rlbound.toy.tasks import prompt_width
     t, s = sandbox_task_config(teacher), sandbox_task_config(student)
     if t.modulus != s.modulus or prompt_width(t) != prompt_width(s):
         raise InputError(f"teacher and student sandbox tasks differ (modulus {t.modulus} vs {s.modulus}, prompt "
@@ -203,10 +201,10 @@ def distill(config: DistillConfig, progress: bool = True, reward_fn: Any = None)
     """
     from tqdm import tqdm
 
-    import rlbound
-    from rlbound.backends.base import SamplingParams
     from rlbound.backends.hf import HFBackend, HFOptions
+    from rlbound.backends.protocol import SamplingParams
     from rlbound.rl.trainer import _verifier_reward
+    from rlbound.version import __version__
 
     reward = reward_fn or _verifier_reward()
     out = Path(config.out)
@@ -315,6 +313,6 @@ def distill(config: DistillConfig, progress: bool = True, reward_fn: Any = None)
     manifest = {"kind": "rlbound-distill-checkpoint", "format": 1, "step": step, "teacher": config.teacher,
                 "base_model": config.student, "seed": config.seed, "config": dataclasses.asdict(config),
                 "traces": stats, "task_config": task_config.to_dict() if task_config is not None else None,
-                "rlbound_version": rlbound.__version__, "torch_version": torch.__version__,
+                "rlbound_version": __version__, "torch_version": torch.__version__,
                 "created": ckpt.now_iso()}
     return ckpt.save_checkpoint(root, step, model, tok, manifest)

@@ -53,11 +53,10 @@ def derive_seed(*parts: int | str) -> int:
 
 
 def prompt_of(problem: Problem) -> str:
-    """The text the model continues: ``rlbound.sandbox.tasks.prompt_text`` for sandbox problems,
+    """The text the model continues: ``rlbound.toy.tasks.prompt_text`` for sandbox problems,
     ``problem.prompt`` as is otherwise."""
     if problem.verifier == "synthetic":
-        from rlbound.sandbox.tasks import prompt_text
-
+        from rlbound.toy.tasks import prompt_text
         return prompt_text(problem)
     return problem.prompt
 
@@ -67,7 +66,7 @@ def sample_groups(backend: Any, problems: Sequence[Problem], n: int, params: Any
     """``n`` completions per problem from ``backend.generate``; sample ``j`` of problem ``i`` is
     drawn with seed ``derive_seed(*seed_parts, i, j)`` (counter-based: independent of the batch).
 
-    Returns ``[len(problems)][n]`` ``rlbound.backends.base.Completion``.
+    Returns ``[len(problems)][n]`` ``rlbound.backends.protocol.Completion``.
     """
     prompts = [prompt_of(p) for p in problems]
     seeds = [[derive_seed(*seed_parts, i, j) for j in range(n)] for i in range(len(problems))]
@@ -113,7 +112,7 @@ class TokenBatch:
         """T, the response width."""
         return int(self.response_mask.shape[1])
 
-    def rows(self, idx: torch.Tensor) -> "TokenBatch":
+    def rows(self, idx: torch.Tensor) -> TokenBatch:
         """The rows ``idx`` (long [b]), trimmed to their longest response (T' <= T)."""
         m = self.response_mask[idx]
         t = int(m.sum(1).max()) if m.numel() else 0
@@ -230,8 +229,7 @@ def response_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0, w
     logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     ent = None
     if with_entropy:
-        from rlbound.rl.losses import entropy_from_logits
-
+        from rlbound.rl.algos.losses import entropy_from_logits
         with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
             ent = entropy_from_logits(logits if entropy_grad else logits.detach())
     return logp, ent
@@ -273,16 +271,14 @@ def pass_rate(backend: Any, problems: Sequence[Problem], n: int, *, temperature:
 
     pass@k is Chen et al. 2021's unbiased estimator averaged over problems (``rlbound.metrics.passk``);
     a response counts as correct when ``reward(problem, text) >= 1``. Sample ``j`` of a problem is
-    drawn with ``rlbound.sampling.sample_seed(seed, problem.id, j)``, the seed ``rlbound sample``
+    drawn with ``rlbound.sampling.loop.sample_seed(seed, problem.id, j)``, the seed ``rlbound sample``
     gives the same cell, so two models are compared on the same seeds.
 
     Returns ``{"pass1", "passn", "n", "problems", "response_length"}``.
     """
-    from rlbound.backends.base import SamplingParams
+    from rlbound.backends.protocol import SamplingParams
     from rlbound.metrics.passk import pass_at_k_curve
-
-    from rlbound.sampling import sample_seed
-
+    from rlbound.sampling.config import sample_seed
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
     seeds = [[sample_seed(seed, p.id, j) for j in range(n)] for p in problems]
     groups = backend.generate([prompt_of(p) for p in problems], params, seeds)

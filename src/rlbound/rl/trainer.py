@@ -1,4 +1,4 @@
-"""RLVR training: one readable loop for every algorithm preset of ``rlbound.rl.presets``.
+"""RLVR training: one readable loop for every algorithm preset of ``rlbound.rl.algos.presets``.
 
 Yue et al. 2025 (arXiv 2504.13837, Sec. 2 and 4.1) train one base model with PPO, GRPO,
 REINFORCE++, RLOO, ReMax and DAPO and compare pass@k before and after. ``train`` runs that
@@ -47,10 +47,10 @@ import torch
 
 from rlbound.errors import InputError
 from rlbound.rl import checkpoint as ckpt
-from rlbound.rl.advantages import AdvantageInputs, filter_groups, get_advantage, overlong_penalty
-from rlbound.rl.kl import kl_estimate, kl_in_reward, kl_loss
-from rlbound.rl.losses import aggregate, policy_loss, value_loss
-from rlbound.rl.presets import AlgoPreset, OverlongShaping, get_preset
+from rlbound.rl.algos.advantages import AdvantageInputs, filter_groups, get_advantage, overlong_penalty
+from rlbound.rl.algos.kl import kl_estimate, kl_in_reward, kl_loss
+from rlbound.rl.algos.losses import aggregate, policy_loss, value_loss
+from rlbound.rl.algos.presets import AlgoPreset, OverlongShaping, get_algo_preset
 from rlbound.rl.rollout import (
     TokenBatch,
     ValueModel,
@@ -176,7 +176,7 @@ class TrainConfig:
         need(_finite(self.top_p) and 0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
         need(self.threads is None or (isinstance(self.threads, int) and self.threads >= 1), "threads",
              "must be an integer >= 1")
-        get_preset(self.algo)  # unknown name -> InputError listing the presets
+        get_algo_preset(self.algo)  # unknown name -> InputError listing the presets
         from rlbound.backends import templates
 
         templates.describe(self.template)  # unknown template -> InputError naming it
@@ -214,7 +214,7 @@ def resolve_preset(config: TrainConfig) -> AlgoPreset:
     replaces the preset's. DAPO's overlong buffer is rescaled to the generation limit: ``L_max =
     max_new_tokens`` and ``L_cache`` the same 20% share of it as DAPO's 4096 of 20480.
     """
-    p = get_preset(config.algo)
+    p = get_algo_preset(config.algo)
     changes: dict[str, Any] = {}
     if config.rollouts is not None:
         changes["rollouts_per_prompt"] = config.rollouts
@@ -243,7 +243,7 @@ def sandbox_task_config(model_dir: str) -> Any:
     or an RL checkpoint's ``manifest.json``; the default ``TaskConfig()`` otherwise."""
     import json
 
-    from rlbound.sandbox.tasks import TaskConfig
+    from rlbound.toy.tasks import TaskConfig
 
     d = Path(model_dir)
     for name, key in (("sandbox_model.json", ("recipe", "task")), (ckpt.MANIFEST, ("task_config",))):
@@ -268,28 +268,18 @@ def load_problems(path: str, template: str = "raw", tokenizer: Any = None) -> li
     """
     from rlbound.backends import templates
     from rlbound.data.benchmarks import load_benchmark
-    from rlbound.data.jsonl import read_jsonl, require
+    from rlbound.data.jsonl import read_jsonl
 
     rows = read_jsonl(path, progress=False) if str(path).endswith((".jsonl", ".jsonl.gz")) else iter(())
     first = next(rows, None)  # JSON / Parquet files go to the benchmark loader
-    if first is not None and {"id", "prompt"} <= set(first[1]) and set(first[1]) <= _PROBLEM_FIELDS:
-        out = []
-        for line, obj in ([first] + list(rows)):
-            unknown = set(obj) - _PROBLEM_FIELDS
-            if unknown:
-                raise InputError(f"unknown field '{sorted(unknown)[0]}'", path=path, line=line, field=sorted(unknown)[0])
-            out.append(Problem(id=str(require(obj, "id", (str, int), path=path, line=line)),
-                               prompt=require(obj, "prompt", str, path=path, line=line),
-                               reference=obj.get("reference"),
-                               verifier=str(obj.get("verifier") or "math"),
-                               metadata=obj.get("metadata") or {}))
+    if first is not None and {"id", "prompt"} <= set(first[1]) and set(first[1]) <= Problem.FIELDS:
+        out = [Problem.from_row(obj, path=str(path), line=line) for line, obj in ([first, *rows])]
     else:
         out = list(load_benchmark(path).problems)
     return [p if p.verifier == "synthetic" else dataclasses.replace(p, prompt=templates.render(template, p.prompt, tokenizer))
             for p in out]
 
 
-_PROBLEM_FIELDS = frozenset({"id", "prompt", "reference", "verifier", "metadata"})
 
 
 class _Problems:
@@ -302,8 +292,7 @@ class _Problems:
     def batch(self, step: int, attempt: int, count: int) -> list[Problem]:
         c = self.config
         if self.pool is None:
-            from rlbound.sandbox.tasks import generate_split
-
+            from rlbound.toy.tasks import generate_split
             return generate_split(self.task_config, "train", count, seed=derive_seed(c.seed, "train", step, attempt))
         n = len(self.pool)
         start = ((step - 1) * c.max_gen_batches + attempt) * count
@@ -323,8 +312,7 @@ class _Problems:
         if self.pool is not None:
             raise InputError("eval_problems > 0 with a JSONL task needs eval_task (a file of held-out problems)",
                              field="eval_task")
-        from rlbound.sandbox.tasks import generate_split
-
+        from rlbound.toy.tasks import generate_split
         return generate_split(self.task_config, "test", c.eval_problems, seed=0)
 
 
@@ -389,7 +377,7 @@ class Rollout:
 def collect_rollouts(step: int, config: TrainConfig, preset: AlgoPreset, backend: Any, problems: _Problems,
                      reward: RewardFn, timer: dict[str, float]) -> Rollout | None:
     """Sample, grade and (DAPO) filter one step's groups; None when no group is left to train on."""
-    from rlbound.backends.base import SamplingParams
+    from rlbound.backends.protocol import SamplingParams
 
     n = preset.rollouts_per_prompt
     params = SamplingParams(n=n, temperature=config.temperature, top_p=config.top_p,
@@ -598,8 +586,8 @@ def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None
     """
     from tqdm import tqdm
 
-    import rlbound
     from rlbound.backends.hf import HFBackend, HFOptions, load_model_and_tokenizer
+    from rlbound.version import __version__
 
     preset = resolve_preset(config)
     reward = reward_fn or _verifier_reward()
@@ -665,7 +653,7 @@ def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None
             "kind": "rlbound-train-checkpoint", "format": 1, "step": step, "base_model": config.model,
             "algo": dataclasses.asdict(preset), "seed": config.seed, "config": dataclasses.asdict(config),
             "task_config": task_config.to_dict() if task_config is not None else None,
-            "rlbound_version": rlbound.__version__, "torch_version": torch.__version__, "created": ckpt.now_iso(),
+            "rlbound_version": __version__, "torch_version": torch.__version__, "created": ckpt.now_iso(),
         }
         state = {"step": step, "elapsed": elapsed, "optimizer": opt.state_dict(), "rng": ckpt.rng_state(),
                  "log_bytes": log.size,

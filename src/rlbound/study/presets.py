@@ -13,7 +13,7 @@ class StudyPreset:
 
     Attributes:
         name: preset name.
-        base: sandbox pretraining preset of the base model (``rlbound.sandbox.presets``).
+        base: sandbox pretraining preset of the base model (``rlbound.toy.presets``).
         teacher: sandbox pretraining preset of the stronger teacher that is distilled.
         test_problems: held-out test problems sampled for every model.
         test_seed: seed of the test split.

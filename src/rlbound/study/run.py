@@ -45,10 +45,10 @@ def shipped_checkpoint(preset: str) -> Path | None:
 
 def pretrained(preset: str, *, from_scratch: bool, progress: bool) -> Path:
     """A finished sandbox model of ``preset``: cached, shipped (recipe hash checked) or pretrained now."""
-    from rlbound.sandbox.presets import get_preset
-    from rlbound.sandbox.pretrain import load_manifest, pretrain
+    from rlbound.toy.presets import get_recipe
+    from rlbound.toy.pretrain import load_manifest, pretrain
 
-    cfg = get_preset(preset)
+    cfg = get_recipe(preset)
     sha = cfg.recipe_sha256()
     dest = cache_root() / "sandbox" / f"{preset}-{sha[:12]}{'-scratch' if from_scratch else ''}"
     if (dest / "sandbox_model.json").exists():
@@ -74,9 +74,9 @@ class RunSpec:
 
 
 def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool) -> Path:
-    from rlbound.sampling import SampleConfig, run_sampling
-    from rlbound.verify.run import verify_run
-
+    from rlbound.sampling import run_sampling
+    from rlbound.sampling.config import SampleConfig
+    from rlbound.verify.runner import verify_run
     out = runs_dir / spec.label
     cfg = SampleConfig(model=str(spec.model), benchmark=str(test_file), out=str(out), backend="hf", n=p.n,
                        temperature=spec.temperature, top_p=1.0, max_new_tokens=p.max_new_tokens, seed=p.seed,
@@ -144,12 +144,12 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     import numpy as np
 
     from rlbound.data.store import RunStore
-    from rlbound.perplexity import SIDE_FILE, score_run
     from rlbound.report.build import build_report
     from rlbound.rl.distill import DistillConfig, distill
-    from rlbound.sandbox.presets import get_preset
-    from rlbound.sandbox.tasks import generate_split, write_problems_jsonl
+    from rlbound.scoring.perplexity import SIDE_FILE, score_run
     from rlbound.study import findings as F
+    from rlbound.toy.presets import get_recipe
+    from rlbound.toy.tasks import generate_split, write_problems_jsonl
 
     t_start = time.time()
     out = Path(out_dir)
@@ -166,7 +166,7 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     t0 = time.time()
     test_file = work / "test.jsonl"
     if not test_file.exists():
-        task = get_preset(p.base).task
+        task = get_recipe(p.base).task
         if p.test_difficulty:
             task = replace(task, test_difficulty=p.test_difficulty)
         problems = generate_split(task, "test", p.test_problems, p.test_seed)

@@ -1,4 +1,4 @@
-"""Code verifiers: HumanEval-style unit tests and stdin/stdout tests, run in ``rlbound.verify.sandbox``.
+"""Code verifiers: HumanEval-style unit tests and stdin/stdout tests, run in ``rlbound.verify.isolation``.
 
 Functional correctness as in Chen et al. 2021 ("Evaluating Large Language Models Trained on Code",
 Sec. 2.3: a sample is correct when it passes the problem's unit tests), which Yue et al. 2025
@@ -64,13 +64,13 @@ import threading
 import types
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from rlbound.errors import InputError
 from rlbound.types import Problem, Status, Verdict
 from rlbound.verify.base import Verifier
-from rlbound.verify.sandbox import SANDBOX_VERSION, Limits, RunResult, run_program
+from rlbound.verify.isolation import SANDBOX_VERSION, Limits, RunResult, run_program
 
 HUMANEVAL_REVISION = "humaneval-1"
 STDIO_REVISION = "stdio-1"
@@ -337,7 +337,7 @@ def _placeholder(key: str) -> str:
     return f"\x00rlbound:{key}\x00"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template_code(name: str) -> types.CodeType:
     """The harness template compiled once per process, with placeholder string constants."""
     template = {"tester": _TESTER, "peer": _PEER}[name]

@@ -25,8 +25,8 @@ arXiv 2504.13837, whose zero-shot prompt asks for the answer "within \\boxed{}")
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 Extraction = tuple["str | None", str]
 
@@ -162,8 +162,8 @@ def extract_final_answer(text: str) -> Extraction:
     or sentence.
     """
     last = None
-    for last in _FINAL_RE.finditer(text):
-        pass
+    for m in _FINAL_RE.finditer(text):
+        last = m
     if last is None:
         return None, "final_answer"
     rest = text[last.end() :].lstrip("* \t")
@@ -188,8 +188,8 @@ _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 def extract_gsm8k(text: str) -> Extraction:
     """Text after the last ``####`` marker (GSM8K, Cobbe et al. 2021), thousands commas removed."""
     last = None
-    for last in _GSM8K_RE.finditer(text):
-        pass
+    for m in _GSM8K_RE.finditer(text):
+        last = m
     if last is None:
         return None, "gsm8k"
     ans = _THOUSANDS_RE.sub("", _strip_markup(last.group(1)))
@@ -202,8 +202,8 @@ _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 def extract_last_number(text: str) -> Extraction:
     """The last number in the text (thousands commas removed); an opt-in fallback."""
     last = None
-    for last in _NUMBER_RE.finditer(text):
-        pass
+    for m in _NUMBER_RE.finditer(text):
+        last = m
     if last is None:
         return None, "last_number"
     ans = _THOUSANDS_RE.sub("", last.group()).rstrip(",")
@@ -242,7 +242,7 @@ class ExtractionPolicy:
             )
 
     @classmethod
-    def with_last_number(cls) -> "ExtractionPolicy":
+    def with_last_number(cls) -> ExtractionPolicy:
         """The default policies followed by the ``last_number`` fallback."""
         return cls(DEFAULT_POLICIES + ("last_number",))
 

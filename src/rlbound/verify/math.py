@@ -25,9 +25,11 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version as _dist_version
-from typing import Any, Hashable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+from typing import Any
 
 from rlbound.types import Problem, Status, Verdict
 from rlbound.verify.extract import POLICIES, ExtractionPolicy, boxed_parts, extract_answer

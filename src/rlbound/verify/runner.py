@@ -22,9 +22,10 @@ import os
 import sys
 import time
 from collections import Counter, OrderedDict, deque
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Hashable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from rlbound.errors import InputError
 from rlbound.types import Problem, Status, Verdict
@@ -422,7 +423,7 @@ def _run(
                                 (task, _error_verdict(instance, f"worker process died (exit code {code})"))
                             )
                         elif not w.ready:
-                            raise RuntimeError(f"verifier {name!r} worker died while starting (exit code {code})")
+                            raise RuntimeError(f"verifier {name!r} worker died while starting (exit code {code})") from None
                         pool.replace(w)
                         continue
                     if msg[0] == "ready":
@@ -463,3 +464,56 @@ def _run(
         log.info(line)
         if progress:
             tqdm.write(line, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------------
+# A run's unverified samples, graded and stored in chunks (resumable after kill -9)
+
+CHUNK_ROWS = 512      # verdicts per stored chunk
+CHUNK_SECONDS = 10.0  # or at least this often, so a kill loses little
+
+
+def verify_run(store, *, verifier: str | None = None, workers: int | None = None, timeout_s: float = 5.0,
+               chunk_rows: int = CHUNK_ROWS, progress: bool = True) -> Counter[str]:
+    """Grade the samples of ``store`` (a RunStore) that have no verdict yet; returns status counts.
+
+    Each problem is graded by its own verifier unless ``verifier`` overrides it. Grading runs in the
+    runner's worker processes under a hard wall-clock limit per item (``workers=0``: in-process, no
+    limit, for trusted verifiers such as ``synthetic``). Verdicts are stored every ``chunk_rows`` items
+    or ``CHUNK_SECONDS``, so a killed run loses at most one chunk and a rerun grades only the rest.
+    """
+    problems = {p.id: p for p in store.problems()}
+    by_verifier: dict[str, list] = {}
+    for s in store.unverified():
+        p = problems[s.problem_id]
+        by_verifier.setdefault(verifier or p.verifier, []).append(((s.problem_id, s.sample_index), p, s.text or ""))
+    counts: Counter[str] = Counter()
+    for name, items in by_verifier.items():
+        if name not in base.available():
+            raise InputError(f"unknown verifier {name!r}; known: {', '.join(base.available())}", field="verifier")
+        buf: list = []
+        last = time.time()
+        for (pid, idx), verdict in verify_items(name, items, workers=workers, timeout_s=timeout_s, progress=progress):
+            buf.append((pid, idx, verdict))
+            counts[verdict.status.value] += 1
+            if len(buf) >= chunk_rows or time.time() - last > CHUNK_SECONDS:
+                store.add_verdicts(buf)
+                buf, last = [], time.time()
+        if buf:
+            store.add_verdicts(buf)
+    return counts
+
+
+def grade(response: str, reference: str | None, verifier: str = "math", *, prompt: str = "",
+          metadata: dict[str, Any] | None = None, timeout_s: float = 5.0) -> Verdict:
+    """Grade one ``response`` against ``reference`` with the verifier ``verifier``; returns its Verdict.
+
+    The one-call form of the runner (``rlbound grade`` for a file): the response is graded in a
+    worker process under the wall-clock limit ``timeout_s`` (past it the status is ``timeout``), as
+    every verdict of a run is, and ``quick_verify`` answers without a worker where it can.
+    ``prompt`` and ``metadata`` reach verifiers that read them (HumanEval's entry point, stdio tests).
+    """
+    problem = Problem(id="0", prompt=prompt, reference=reference, verifier=verifier, metadata=dict(metadata or {}))
+    ((_, verdict),) = list(verify_items(verifier, [(0, problem, response or "")], workers=1, timeout_s=timeout_s,
+                                        progress=False))
+    return verdict

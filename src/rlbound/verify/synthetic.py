@@ -5,8 +5,8 @@ Learning with Verifiable Rewards Implicitly Incentivizes Correct Reasoning in Ba
 2506.14245: pass@k counting only responses whose answer and reasoning are both right) is exact for
 these problems, next to the answer-only pass@k of Yue et al. 2025 (arXiv 2504.13837).
 
-The problem's ``reference`` is the serialised graph (``rlbound.sandbox.tasks.Graph.to_json``); the
-response follows the solution grammar of ``rlbound.sandbox.tasks`` (whitespace is ignored)::
+The problem's ``reference`` is the serialised graph (``rlbound.toy.tasks.Graph.to_json``); the
+response follows the solution grammar of ``rlbound.toy.tasks`` (whitespace is ignored)::
 
     completion := step* "####" VALUE ("," VALUE)*
     step       := NAME "=" operand OP operand ["=" VALUE OP VALUE] "=" VALUE ";"
@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 
 from rlbound.types import Problem, Status, Verdict
+from rlbound.verify.graph import Graph, apply_op, operand_value
 
 VERSION = "synthetic-1"
 _STEP_TOKEN = re.compile(r"[a-z]|[0-9]+|[-+*=()]|.", re.S)
@@ -112,7 +113,6 @@ class SyntheticVerifier:
 
     def verify(self, problem: Problem, response: str) -> Verdict:
         """Grade ``response`` against the graph in ``problem.reference`` (module docstring for the rules)."""
-        from rlbound.sandbox.tasks import Graph, apply_op, operand_value
 
         def verdict(status: Status, extracted: str | None, detail: str, ans: bool, steps: bool) -> Verdict:
             return Verdict(correct=status is Status.CORRECT, status=status, extracted=extracted, detail=detail,
