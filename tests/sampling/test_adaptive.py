@@ -177,7 +177,7 @@ def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
     from rlbound.data.store import RunStore
     from rlbound.metrics.adaptive import adaptive_interval, small_sample_pass_at_k
     from rlbound.report.build import build_report
-    from rlbound.verify import run as verify_mod
+    from rlbound.verify import runner as verify_mod
     from rlbound.verify.runner import verify_run
     ref = run_sampling(_toy_cfg(toy, tmp_path / "ref"), progress=False)
     ids, n, c = ref.counts()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rlbound.verify import sandbox as sb
+from rlbound.verify import isolation as sb
 
 SMALL = sb.Limits(wall_s=15.0, cpu_s=5.0, memory_bytes=512 << 20, nproc=16, output_bytes=1 << 16)
 

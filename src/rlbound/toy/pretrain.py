@@ -30,7 +30,8 @@ from rlbound.data.atomic import atomic_write, atomic_write_text, fsync_dir, is_t
 from rlbound.errors import InputError
 from rlbound.toy.model import build_model, count_parameters, train_flops_per_token
 from rlbound.toy.presets import PretrainConfig, get_recipe
-from rlbound.toy.tasks import OPS, TaskConfig, apply_op, prompt_width, split_tokens, training_examples
+from rlbound.toy.tasks import TaskConfig, prompt_width, split_tokens, training_examples
+from rlbound.verify.graph import OPS, apply_op
 
 MANIFEST = "sandbox_model.json"
 CHECKPOINT = "checkpoint.pt"
