@@ -39,7 +39,7 @@ def cache_root() -> Path:
 
 def shipped_checkpoint(preset: str) -> Path | None:
     """The package's shipped checkpoint of a sandbox preset, if any (see docs/sandbox.md)."""
-    path = Path(__file__).resolve().parents[1] / "sandbox" / "checkpoints" / preset
+    path = Path(__file__).resolve().parents[1] / "toy" / "checkpoints" / preset
     return path if (path / "sandbox_model.json").exists() else None
 
 
