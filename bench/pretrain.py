@@ -29,7 +29,7 @@ import torch
 
 from rlbound.toy.model import count_parameters, train_flops_per_token
 from rlbound.toy.presets import get_recipe
-from rlbound.toy.pretrain import _setup, _train_step
+from rlbound.toy.pretrain import setup_training, train_step
 
 
 def matmul_peak(n: int = 2048, seconds: float = 1.5, dtype: torch.dtype = torch.float32) -> tuple[float, float]:
@@ -48,17 +48,17 @@ def matmul_peak(n: int = 2048, seconds: float = 1.5, dtype: torch.dtype = torch.
 
 def time_training(cfg, steps: int, warmup: int, compile_: bool) -> dict:
     """Median step time of ``steps`` training steps (after ``warmup`` untimed ones)."""
-    tok, model, opt, source = _setup(cfg)
+    tok, model, opt, source = setup_training(cfg)
     fwd = torch.compile(model, dynamic=True) if compile_ else model
     t_compile = time.perf_counter()
     for s in range(warmup):
-        _train_step(cfg, fwd, model, opt, *source.batch(s), s)
+        train_step(cfg, fwd, model, opt, *source.batch(s), s)
     t_compile = time.perf_counter() - t_compile
     rows, cpu = [], 0.0
     for s in range(warmup, warmup + steps):
         ids, labels = source.batch(s)
         t0, c0 = time.perf_counter(), time.process_time()
-        _train_step(cfg, fwd, model, opt, ids, labels, s)
+        train_step(cfg, fwd, model, opt, ids, labels, s)
         dt = time.perf_counter() - t0
         cpu += time.process_time() - c0
         T = ids.shape[1]

@@ -136,7 +136,7 @@ def test_logprobs_align_with_the_sampler(model_dir: Path) -> None:
     batch = pack(prompts, resps, backend.pad_id)
     assert (batch.attention_mask is None) == (len({len(x) for x in prompts}) == 1)  # padded only if needed
     with torch.no_grad():
-        lp, ent = response_logprobs(backend.lm, batch, with_entropy=True)
+        lp, ent = response_logprobs(backend.causal_lm, batch, with_entropy=True)
     for i, w in enumerate(want):
         got = lp[i, : len(w)]
         torch.testing.assert_close(got, torch.tensor(w, dtype=torch.float32), rtol=0, atol=1e-4)
@@ -145,8 +145,8 @@ def test_logprobs_align_with_the_sampler(model_dir: Path) -> None:
     padded = pack([prompts[0][2:], prompts[1]], [resps[0], resps[1]], backend.pad_id)
     alone = pack([prompts[0][2:]], [resps[0]], backend.pad_id)
     with torch.no_grad():
-        a = response_logprobs(backend.lm, padded)[0][0, : len(resps[0])]
-        b = response_logprobs(backend.lm, alone)[0][0, : len(resps[0])]
+        a = response_logprobs(backend.causal_lm, padded)[0][0, : len(resps[0])]
+        b = response_logprobs(backend.causal_lm, alone)[0][0, : len(resps[0])]
     assert padded.attention_mask is not None
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
@@ -191,14 +191,17 @@ def test_dapo_drops_groups_whose_rewards_all_agree(model_dir: Path, tmp_path: Pa
     assert rec["groups_sampled"] > rec["groups"]  # constant groups were dropped and more prompts drawn
 
 
-def test_jsonl_task_and_held_out_evaluation(model_dir: Path, tmp_path: Path) -> None:
+def test_jsonl_task_and_held_out_evaluation(model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     from rlbound.toy.tasks import generate_split, write_problems_jsonl
 
     write_problems_jsonl(generate_split(tp.TOY_TASK, "train", 3, seed=0), tmp_path / "train.jsonl")
     write_problems_jsonl(generate_split(tp.TOY_TASK, "test", 2, seed=0), tmp_path / "test.jsonl")
     cfg = _cfg(model_dir, tmp_path / "out", task=str(tmp_path / "train.jsonl"), steps=2, prompts_per_step=2,
                eval_problems=2, eval_samples=3, eval_task=str(tmp_path / "test.jsonl"))
-    train(cfg, progress=False, reward_fn=tp.digit_reward)
+    lines: list[str] = []
+    train(cfg, progress=False, reward_fn=tp.digit_reward, on_message=lines.append)
+    assert capsys.readouterr().out == ""  # the library prints nothing; the summary lines go to on_message
+    assert [x.split(":")[0] for x in lines] == ["step 0", "step 2"] and "held-out pass@1" in lines[0]
     recs = ckpt.JsonlLog(tmp_path / "out" / "log.jsonl").records()
     assert [(r["kind"], r["step"]) for r in recs] == [("eval", 0), ("train", 1), ("train", 2), ("eval", 2)]
     assert recs[0]["problems"] == 2 and recs[0]["n"] == 3 and 0.0 <= recs[0]["pass1"] <= recs[0]["passn"] <= 1.0

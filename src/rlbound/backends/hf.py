@@ -642,6 +642,13 @@ class HFBackend:
         """Token ids of a prompt: special tokens added (BOS) unless the text already starts with BOS."""
         return encode_prompt(self.tokenizer, prompt)
 
+    @property
+    def causal_lm(self) -> Any:
+        """The transformers model this backend samples from, for callers that train it in place
+        (``rlbound.rl``): every ``generate`` builds its decoder from the model's current weights,
+        so the next call samples the updated model."""
+        return self.lm
+
     def _decoder(self, rows_per_prompt: float = 1.0, prompt_len: int = 0) -> Any:
         if not self.fast:
             return _HFCacheDecoder(self.lm)

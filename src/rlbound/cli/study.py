@@ -24,20 +24,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_study)
 
 
+def _say(line: str) -> None:
+    """A study's progress line on stderr, time-stamped."""
+    import sys
+    import time
+
+    print(f"[study {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def _print_study(result: dict, out: str) -> None:
+    """The findings table of one finished study."""
+    from pathlib import Path
+
+    from rlbound.study import findings as F
+
+    found = F.from_json(result["findings"])
+    print()
+    print(f"rlbound study --preset {result['preset']['name']}: {len(found)} findings "
+          f"({result['stage_seconds']['total']:.0f} s)")
+    print(F.format_findings(found))
+    print(f"\nreport: {result['report']}\nfindings: {Path(out) / 'findings.json'}")
+
+
 def cmd_study(args: argparse.Namespace) -> int:
-    import json
     from dataclasses import replace
     from pathlib import Path
 
     from rlbound.errors import InputError
-    from rlbound.study import findings as F
     from rlbound.study.presets import get_study_preset
     from rlbound.study.run import run_study
+    from rlbound.study.seeds import SUMMARY, format_across_seeds, run_seeds
 
     preset = get_study_preset(args.preset)
     if args.seeds is None:
-        run_study(preset if args.seed is None else replace(preset, seed=args.seed), args.out,
-                  from_scratch=args.from_scratch)
+        result = run_study(preset if args.seed is None else replace(preset, seed=args.seed), args.out,
+                           from_scratch=args.from_scratch, log=_say)
+        _print_study(result, args.out)
         return 0
     if args.seed is not None:
         raise InputError("give --seed or --seeds, not both", field="seeds")
@@ -48,11 +70,9 @@ def cmd_study(args: argparse.Namespace) -> int:
     if len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise InputError(f"--seeds needs distinct integers, got {args.seeds!r}", field="seeds")
     out = Path(args.out)
-    per_seed = {s: run_study(replace(preset, seed=s), out / f"seed-{s}", from_scratch=args.from_scratch)["findings"]
-                for s in seeds}
-    rows = F.across_seeds(per_seed)
-    (out / "seeds.json").write_text(json.dumps({"preset": preset.name, "seeds": seeds, "findings": rows}, indent=2))
+    summary = run_seeds(preset, seeds, out, from_scratch=args.from_scratch, log=_say,
+                        on_study=lambda s, result: _print_study(result, str(out / f"seed-{s}")))
     print(f"\nrlbound study --preset {preset.name} over seeds {', '.join(map(str, seeds))}:")
-    print(F.format_across_seeds(rows))
-    print(f"\nper-seed reports: {out}/seed-<S>/report/report.html; summary: {out / 'seeds.json'}")
+    print(format_across_seeds(summary["findings"]))
+    print(f"\nper-seed reports: {out}/seed-<S>/report/report.html; summary: {out / SUMMARY}")
     return 0

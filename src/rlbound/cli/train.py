@@ -27,9 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from rlbound.rl.trainer import TrainConfig, train
 
-    final = train(build_config(TrainConfig, args, args.config))
+    # held-out evaluation lines go above the progress bar
+    final = train(build_config(TrainConfig, args, args.config), on_message=tqdm.write)
     print(f"final checkpoint: {final}")
     return 0
 

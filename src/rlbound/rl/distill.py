@@ -33,7 +33,16 @@ import torch
 
 from rlbound.errors import InputError
 from rlbound.rl import checkpoint as ckpt
-from rlbound.rl.rollout import TokenBatch, derive_seed, pack, pass_rate, prompt_of, response_logprobs, sample_groups
+from rlbound.rl.rollout import (
+    PolicySampler,
+    TokenBatch,
+    derive_seed,
+    pack,
+    pass_rate,
+    prompt_of,
+    response_logprobs,
+    sample_groups,
+)
 from rlbound.types import Problem
 
 __all__ = ["DistillConfig", "distill", "next_token_loss", "sft_batch", "sft_labels", "sft_loss"]
@@ -194,97 +203,89 @@ def _check_tasks(teacher: str, student: str) -> Any:
     return s
 
 
-def distill(config: DistillConfig, progress: bool = True, reward_fn: Any = None) -> Path:
-    """Run distillation (module docstring); returns the student's checkpoint folder.
+def _finished_run(out: Path, config: DistillConfig) -> Path | None:
+    """The final checkpoint of a finished run of ``config`` in ``out``; None when there is none.
+    InputError when ``out`` holds something else or a run with other settings."""
+    if not out.exists():
+        return None
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in (ckpt.LOG, ckpt.CHECKPOINTS, TRACES))
+    if foreign:
+        raise InputError(f"output folder holds files that are not a distillation run ({', '.join(foreign[:3])})",
+                         path=str(out), field="out")
+    done = ckpt.latest_checkpoint(out / ckpt.CHECKPOINTS)
+    if done is not None and ckpt.read_manifest(done).get("config") != dataclasses.asdict(config):
+        raise InputError("holds a distillation run with other settings; choose another --out", path=str(out))
+    return done
 
-    ``reward_fn(problem, text) -> float`` replaces the verifier (a trace is kept when it is >= 1).
-    """
+
+def _saved_traces(path: Path, meta: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The traces a previous run with the same settings (``meta``) wrote; None when there are none."""
+    if not path.is_file():
+        return None
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if not rows or rows[0].get("meta") != meta:
+        raise InputError("holds traces of a distillation run with other settings; choose another --out",
+                         path=str(path))
+    return rows[1:]
+
+
+def _sample_traces(config: DistillConfig, problems: list[Problem], opts: Any, reward: Any,
+                   progress: bool) -> list[dict[str, Any]]:
+    """Steps 1-2: the teacher's samples that the verifier accepts (distinct texts when ``unique``)."""
     from tqdm import tqdm
 
-    from rlbound.backends.hf import HFBackend, HFOptions
+    from rlbound.backends.hf import HFBackend
     from rlbound.backends.protocol import SamplingParams
-    from rlbound.rl.trainer import _verifier_reward
-    from rlbound.version import __version__
 
-    reward = reward_fn or _verifier_reward()
-    out = Path(config.out)
-    root = out / ckpt.CHECKPOINTS
-    if out.exists():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in (ckpt.LOG, ckpt.CHECKPOINTS, TRACES))
-        if foreign:
-            raise InputError(f"output folder holds files that are not a distillation run ({', '.join(foreign[:3])})",
-                             path=str(out), field="out")
-        done = ckpt.latest_checkpoint(root)
-        if done is not None:
-            if ckpt.read_manifest(done).get("config") != dataclasses.asdict(config):
-                raise InputError("holds a distillation run with other settings; choose another --out", path=str(out))
-            return done
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt.remove_stale_tmp(root)
-    task_config = _check_tasks(config.teacher, config.student) if config.task == "sandbox" else None
-    train_problems, held_out = _problems(config, task_config)
-    opts = HFOptions(device=config.device, dtype="float32", threads=config.threads)
-    traces_path = out / TRACES
-    stats: dict[str, Any] = {}
+    with ckpt.quiet_transformers():
+        teacher = HFBackend(config.teacher, opts)
+    params = SamplingParams(n=config.samples_per_prompt, temperature=config.temperature, top_p=config.top_p,
+                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+    traces = []
+    chunk = max(1, 256 // config.samples_per_prompt)
+    bar = tqdm(total=len(problems), desc="teacher traces", unit="prompt", disable=not progress)
+    for start in range(0, len(problems), chunk):
+        probs = problems[start:start + chunk]
+        groups = sample_groups(teacher, probs, config.samples_per_prompt, params, (config.seed, "teacher", start))
+        for p, g in zip(probs, groups):
+            seen: set[str] = set()
+            for j, c in enumerate(g):
+                if reward(p, c.text) >= 1.0 and not (config.unique and c.text in seen):
+                    seen.add(c.text)
+                    traces.append({"problem_id": p.id, "sample_index": j, "text": c.text})
+        bar.update(len(probs))
+    bar.close()
+    teacher.close()
+    return traces
 
-    # 1-2. Teacher traces, verified (reused when a previous run with these settings wrote them).
+
+def _teacher_traces(config: DistillConfig, problems: list[Problem], opts: Any, reward: Any, path: Path,
+                    progress: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Steps 1-2, reused from ``path`` when a run with these settings wrote it: (traces, stats)."""
+    from rlbound.data.jsonl import write_jsonl_atomic
+
     meta = {"config": dataclasses.asdict(config)}
-    traces: list[dict[str, Any]] | None = None
-    if traces_path.is_file():
-        rows = [json.loads(x) for x in traces_path.read_text(encoding="utf-8").splitlines() if x.strip()]
-        if not rows or rows[0].get("meta") != meta:
-            raise InputError("holds traces of a distillation run with other settings; choose another --out",
-                             path=str(traces_path))
-        traces = rows[1:]
+    stats: dict[str, Any] = {}
+    traces = _saved_traces(path, meta)
     if traces is None:
         t0 = time.perf_counter()
-        with ckpt.quiet_transformers():
-            teacher = HFBackend(config.teacher, opts)
-        params = SamplingParams(n=config.samples_per_prompt, temperature=config.temperature, top_p=config.top_p,
-                                max_new_tokens=config.max_new_tokens, seed=config.seed)
-        traces = []
-        chunk = max(1, 256 // config.samples_per_prompt)
-        bar = tqdm(total=len(train_problems), desc="teacher traces", unit="prompt", disable=not progress)
-        for start in range(0, len(train_problems), chunk):
-            probs = train_problems[start:start + chunk]
-            groups = sample_groups(teacher, probs, config.samples_per_prompt, params, (config.seed, "teacher", start))
-            for p, g in zip(probs, groups):
-                seen: set[str] = set()
-                for j, c in enumerate(g):
-                    if reward(p, c.text) >= 1.0 and not (config.unique and c.text in seen):
-                        seen.add(c.text)
-                        traces.append({"problem_id": p.id, "sample_index": j, "text": c.text})
-            bar.update(len(probs))
-        bar.close()
-        teacher.close()
-        from rlbound.data.jsonl import write_jsonl_atomic
-
-        write_jsonl_atomic(traces_path, [{"meta": meta}] + traces)
+        traces = _sample_traces(config, problems, opts, reward, progress)
+        write_jsonl_atomic(path, [{"meta": meta}] + traces)
         stats["time_traces"] = round(time.perf_counter() - t0, 2)
     if not traces:
         raise InputError("the teacher produced no accepted trace; raise prompts or samples_per_prompt",
                          field="prompts")
-    stats.update(prompts=len(train_problems), samples=len(train_problems) * config.samples_per_prompt,
+    stats.update(prompts=len(problems), samples=len(problems) * config.samples_per_prompt,
                  accepted=len(traces), prompts_covered=len({t["problem_id"] for t in traces}))
+    return traces, stats
 
-    # 3. Fine-tune the student on the response tokens.
-    with ckpt.quiet_transformers():
-        student = HFBackend(config.student, opts)
-    model, tok = student.lm, student.tokenizer
-    log = ckpt.JsonlLog(out / ckpt.LOG)
-    log.truncate(0)
-    log.append({"kind": "traces", **stats})
 
-    def evaluate(step: int) -> None:
-        if held_out:
-            r = pass_rate(student, held_out, config.eval_samples, temperature=config.temperature, top_p=config.top_p,
-                          max_new_tokens=config.max_new_tokens, seed=config.seed, reward=reward)
-            log.append({"kind": "eval", "step": step, **r})
+def _fine_tune(student: PolicySampler, config: DistillConfig, examples: list[tuple[list[int], list[int]]],
+               log: ckpt.JsonlLog, progress: bool) -> int:
+    """Step 3: ``epochs`` passes of next-token loss on the response tokens; returns the step count."""
+    from tqdm import tqdm
 
-    evaluate(0)
-    by_id = {p.id: p for p in train_problems}
-    examples = [(student.encode_prompt(prompt_of(by_id[t["problem_id"]])),
-                 list(tok(t["text"], add_special_tokens=False)["input_ids"])) for t in traces]
+    model, tok = student.causal_lm, student.tokenizer
     eos, pad = tok.eos_token_id, student.pad_id
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     per_epoch = math.ceil(len(examples) / config.batch_size)
@@ -309,10 +310,56 @@ def distill(config: DistillConfig, progress: bool = True, reward_fn: Any = None)
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
     bar.close()
+    return step
+
+
+def distill(config: DistillConfig, progress: bool = True, reward_fn: Any = None) -> Path:
+    """Run distillation (module docstring); returns the student's checkpoint folder.
+
+    ``reward_fn(problem, text) -> float`` replaces the verifier (a trace is kept when it is >= 1).
+    """
+    from rlbound.backends.hf import HFBackend, HFOptions
+    from rlbound.rl.trainer import _verifier_reward
+    from rlbound.version import __version__
+
+    reward = reward_fn or _verifier_reward()
+    out = Path(config.out)
+    done = _finished_run(out, config)
+    if done is not None:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt.remove_stale_tmp(out / ckpt.CHECKPOINTS)
+    task_config = _check_tasks(config.teacher, config.student) if config.task == "sandbox" else None
+    train_problems, held_out = _problems(config, task_config)
+    opts = HFOptions(device=config.device, dtype="float32", threads=config.threads)
+
+    # 1-2. Teacher traces, verified (reused when a previous run with these settings wrote them).
+    traces, stats = _teacher_traces(config, train_problems, opts, reward, out / TRACES, progress)
+
+    # 3. Fine-tune the student on the response tokens, held-out pass@1 before and after.
+    with ckpt.quiet_transformers():
+        student = HFBackend(config.student, opts)
+    log = ckpt.JsonlLog(out / ckpt.LOG)
+    log.truncate(0)
+    log.append({"kind": "traces", **stats})
+
+    def evaluate(step: int) -> None:
+        if held_out:
+            r = pass_rate(student, held_out, config.eval_samples, temperature=config.temperature, top_p=config.top_p,
+                          max_new_tokens=config.max_new_tokens, seed=config.seed, reward=reward)
+            log.append({"kind": "eval", "step": step, **r})
+
+    evaluate(0)
+    by_id = {p.id: p for p in train_problems}
+    examples = [(student.encode_prompt(prompt_of(by_id[t["problem_id"]])),
+                 list(student.tokenizer(t["text"], add_special_tokens=False)["input_ids"])) for t in traces]
+    step = _fine_tune(student, config, examples, log, progress)
     evaluate(step)
+
+    # 4. The student's checkpoint.
     manifest = {"kind": "rlbound-distill-checkpoint", "format": 1, "step": step, "teacher": config.teacher,
                 "base_model": config.student, "seed": config.seed, "config": dataclasses.asdict(config),
                 "traces": stats, "task_config": task_config.to_dict() if task_config is not None else None,
                 "rlbound_version": __version__, "torch_version": torch.__version__,
                 "created": ckpt.now_iso()}
-    return ckpt.save_checkpoint(root, step, model, tok, manifest)
+    return ckpt.save_checkpoint(out / ckpt.CHECKPOINTS, step, student.causal_lm, student.tokenizer, manifest)

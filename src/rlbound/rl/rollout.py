@@ -19,6 +19,7 @@ from the current policy, grades each with a verifier, and scores the sampled tok
   ``[B, T]``, at the sampling temperature (logits / T, as verl's actor does).
 * ``ValueModel``: PPO's critic, a copy of the policy's backbone with a scalar head.
 * ``pass_rate``: pass@1 (and pass@n) of a model on problems, for held-out evaluation.
+* ``PolicySampler``: what these functions need from a backend, and the model the trainer updates.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ import torch
 from rlbound.types import Problem
 
 __all__ = [
+    "PolicySampler",
     "TokenBatch",
     "ValueModel",
     "derive_seed",
@@ -44,6 +46,31 @@ __all__ = [
     "response_logprobs",
     "sample_groups",
 ]
+
+
+class PolicySampler(Protocol):
+    """The interface between a sampling backend and RL training (``rlbound.backends.hf.HFBackend``
+    implements it).
+
+    Rollouts and evaluation (``sample_groups``, ``pass_rate``, the trainer's ``collect_rollouts``)
+    use ``generate``, ``encode_prompt``, ``tokenizer``, ``pad_id`` and ``device``; the trainer and
+    distillation take ``causal_lm``, the torch module the backend samples from, and update it in
+    place, so every later ``generate`` samples the current weights.
+    """
+
+    tokenizer: Any
+    device: torch.device
+    pad_id: int
+
+    @property
+    def causal_lm(self) -> Any:
+        """The transformers causal LM behind ``generate`` (trained in place)."""
+
+    def generate(self, prompts: Sequence[str], params: Any, seeds: Sequence[Sequence[int]]) -> list[list[Any]]:
+        """For each prompt, one ``rlbound.backends.protocol.Completion`` per seed."""
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """Token ids of a prompt as ``generate`` encodes it."""
 
 
 def derive_seed(*parts: int | str) -> int:
@@ -61,7 +88,7 @@ def prompt_of(problem: Problem) -> str:
     return problem.prompt
 
 
-def sample_groups(backend: Any, problems: Sequence[Problem], n: int, params: Any,
+def sample_groups(backend: PolicySampler, problems: Sequence[Problem], n: int, params: Any,
                   seed_parts: Sequence[int | str]) -> list[list[Any]]:
     """``n`` completions per problem from ``backend.generate``; sample ``j`` of problem ``i`` is
     drawn with seed ``derive_seed(*seed_parts, i, j)`` (counter-based: independent of the batch).
@@ -265,7 +292,7 @@ class ValueModel(torch.nn.Module):
         return self.head(h[:, p - 1:p - 1 + t].float()).squeeze(-1)
 
 
-def pass_rate(backend: Any, problems: Sequence[Problem], n: int, *, temperature: float, max_new_tokens: int,
+def pass_rate(backend: PolicySampler, problems: Sequence[Problem], n: int, *, temperature: float, max_new_tokens: int,
               seed: int, reward: Callable[[Problem, str], float], top_p: float = 1.0) -> dict[str, float]:
     """pass@1 and pass@n of the backend's model on ``problems`` with ``n`` samples each.
 

@@ -22,9 +22,10 @@ model, optimizer, RNG states and log; everything a step draws (prompts, sampling
 order) is a pure function of (seed, step), so the resumed run repeats what the killed run would
 have done.
 
-Implementation notes. The policy is the ``hf`` backend's own model object, so every rollout samples
-the current weights; it stays in eval mode (no dropout, as verl's actor) and in float32 (AdamW on
-float32 weights; on a GPU too). Responses come back as text and are re-tokenised
+Implementation notes. The policy is the ``hf`` backend's own model object (``HFBackend.causal_lm``;
+the interface is ``rlbound.rl.rollout.PolicySampler``), so every rollout samples the current
+weights; it stays in eval mode (no dropout, as verl's actor) and in float32 (AdamW on float32
+weights; on a GPU too). Responses come back as text and are re-tokenised
 (``rlbound.rl.rollout.response_ids``: exact for the sandbox tokenizer; the share of rows where the
 token count differs is logged as ``retokenize_mismatch``). Forward passes encode each distinct
 prompt once and share its keys/values among the group's responses, and micro-batches are cut from
@@ -52,6 +53,7 @@ from rlbound.rl.algos.kl import kl_estimate, kl_in_reward, kl_loss
 from rlbound.rl.algos.losses import aggregate, policy_loss, value_loss
 from rlbound.rl.algos.presets import AlgoPreset, OverlongShaping, get_algo_preset
 from rlbound.rl.rollout import (
+    PolicySampler,
     TokenBatch,
     ValueModel,
     derive_seed,
@@ -374,7 +376,7 @@ class Rollout:
     stats: dict[str, float]
 
 
-def collect_rollouts(step: int, config: TrainConfig, preset: AlgoPreset, backend: Any, problems: _Problems,
+def collect_rollouts(step: int, config: TrainConfig, preset: AlgoPreset, backend: PolicySampler, problems: _Problems,
                      reward: RewardFn, timer: dict[str, float]) -> Rollout | None:
     """Sample, grade and (DAPO) filter one step's groups; None when no group is left to train on."""
     from rlbound.backends.protocol import SamplingParams
@@ -574,20 +576,142 @@ def update(step: int, batch: Rollout, scored: Scored, config: TrainConfig, prese
 
 
 # --------------------------------------------------------------------------------------------------
+# Setup, evaluation and checkpoints of a run
+
+
+@dataclass
+class _Models:
+    """The models of a run. ``backend`` samples the rollouts; ``policy`` is its ``causal_lm``
+    (``rlbound.rl.rollout.PolicySampler``), updated in place, so every rollout samples the current
+    weights. The frozen reference (KL) and the PPO critic start from the base model."""
+
+    backend: PolicySampler
+    policy: Any
+    ref: Any
+    critic: ValueModel | None
+    opt: torch.optim.Optimizer
+    critic_opt: torch.optim.Optimizer | None
+
+
+def _build_models(config: TrainConfig, preset: AlgoPreset, latest: Path | None) -> _Models:
+    """The policy from the newest checkpoint (else the base model), reference, critic, optimizers."""
+    from rlbound.backends.hf import HFBackend, HFOptions, load_model_and_tokenizer
+
+    opts = HFOptions(device=config.device, dtype="float32", threads=config.threads)
+    with ckpt.quiet_transformers():
+        backend = HFBackend(str(latest or config.model), opts)
+        policy = base = backend.causal_lm
+        if latest is not None and (preset.needs_reference or preset.needs_critic):
+            base = load_model_and_tokenizer(config.model, device=backend.device, dtype=torch.float32)[0]
+    ref = _frozen_copy(base) if preset.needs_reference else None
+    critic = critic_opt = None
+    if preset.needs_critic:
+        critic = ValueModel(base).to(backend.device)
+        critic_opt = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr or 10 * config.lr,
+                                       weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return _Models(backend, policy, ref, critic, opt, critic_opt)
+
+
+def _resume(models: _Models, latest: Path | None, log: ckpt.JsonlLog) -> tuple[int, float]:
+    """Optimizer, critic, RNG states and log of the newest checkpoint; (its step, elapsed seconds)."""
+    if latest is None:
+        log.truncate(0)
+        return 0, 0.0
+    state = ckpt.load_trainer_state(latest, models.backend.device)
+    models.opt.load_state_dict(state["optimizer"])
+    if models.critic is not None:
+        models.critic.load_state_dict(state["critic"])
+        models.critic_opt.load_state_dict(state["critic_optimizer"])
+    ckpt.set_rng_state(state["rng"])
+    log.truncate(int(state["log_bytes"]))
+    return int(state["step"]), float(state["elapsed"])
+
+
+def _task_config(config: TrainConfig) -> Any:
+    """The sandbox ``TaskConfig`` of the run (``difficulty`` applied); None for a task file."""
+    task_config = sandbox_task_config(config.model) if config.task == "sandbox" else None
+    if config.difficulty_mix():
+        task_config = dataclasses.replace(task_config, train_difficulty=config.difficulty_mix(),
+                                          test_difficulty=config.difficulty_mix())
+    return task_config
+
+
+def _evaluate(step: int, config: TrainConfig, backend: PolicySampler, held_out: list[Problem], reward: RewardFn,
+              log: ckpt.JsonlLog) -> str:
+    """Held-out pass@1 / pass@n into the log; returns the one-line summary."""
+    temp = config.temperature if config.eval_temperature is None else config.eval_temperature
+    t0 = time.perf_counter()
+    r = pass_rate(backend, held_out, config.eval_samples, temperature=temp, top_p=config.top_p,
+                  max_new_tokens=config.max_new_tokens, seed=config.seed, reward=reward)
+    log.append({"kind": "eval", "step": step, **r, "temperature": temp, "time": round(time.perf_counter() - t0, 3)})
+    return (f"step {step}: held-out pass@1 {r['pass1']:.3f}, pass@{r['n']} {r['passn']:.3f} "
+            f"({r['problems']} problems x {r['n']} samples)")
+
+
+def _save(step: int, elapsed: float, config: TrainConfig, preset: AlgoPreset, task_config: Any, models: _Models,
+          log: ckpt.JsonlLog) -> Path:
+    """Checkpoint ``step`` (model, tokenizer, manifest, trainer state) and prune old ones."""
+    from rlbound.version import __version__
+
+    manifest = {
+        "kind": "rlbound-train-checkpoint", "format": 1, "step": step, "base_model": config.model,
+        "algo": dataclasses.asdict(preset), "seed": config.seed, "config": dataclasses.asdict(config),
+        "task_config": task_config.to_dict() if task_config is not None else None,
+        "rlbound_version": __version__, "torch_version": torch.__version__, "created": ckpt.now_iso(),
+    }
+    critic, critic_opt = models.critic, models.critic_opt
+    state = {"step": step, "elapsed": elapsed, "optimizer": models.opt.state_dict(), "rng": ckpt.rng_state(),
+             "log_bytes": log.size,
+             "critic": critic.state_dict() if critic is not None else None,
+             "critic_optimizer": critic_opt.state_dict() if critic_opt is not None else None}
+    root = Path(config.out) / ckpt.CHECKPOINTS
+    path = ckpt.save_checkpoint(root, step, models.policy, models.backend.tokenizer, manifest, state)
+    ckpt.prune_checkpoints(root, config.keep_checkpoints)
+    return path
+
+
+def _step(step: int, config: TrainConfig, preset: AlgoPreset, models: _Models, problems: _Problems,
+          reward: RewardFn) -> tuple[Rollout | None, dict[str, float], dict[str, float]]:
+    """One step's rollout, scoring and update: (batch or None, update metrics, time split)."""
+    timer = {"generate": 0.0, "score": 0.0, "update": 0.0}
+    batch = collect_rollouts(step, config, preset, models.backend, problems, reward, timer)
+    metrics: dict[str, float] = {}
+    if batch is not None:
+        t0 = time.perf_counter()
+        scored = score(batch, config, preset, models.policy, models.ref, models.critic)
+        t1 = time.perf_counter()
+        metrics = update(step, batch, scored, config, preset, models.policy, models.opt, models.critic,
+                         models.critic_opt)
+        timer["score"] += t1 - t0
+        timer["update"] += time.perf_counter() - t1
+    return batch, metrics, timer
+
+
+def _step_record(step: int, batch: Rollout | None, metrics: dict[str, float], timer: dict[str, float], lr: float,
+                 step_time: float, elapsed: float) -> dict[str, Any]:
+    """The step's ``log.jsonl`` record (module docstring: "log")."""
+    stats = batch.stats if batch is not None else {}
+    return {"kind": "train", "step": step, "reward": float(batch.rewards.mean()) if batch is not None else None,
+            **stats, **metrics, "lr": lr, **{f"time_{k}": round(v, 4) for k, v in timer.items()},
+            "time_step": round(step_time, 4), "elapsed": round(elapsed, 3)}
+
+
+# --------------------------------------------------------------------------------------------------
 # The loop
 
 
-def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None = None) -> Path:
+def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None = None, *,
+          on_message: Callable[[str], None] | None = None) -> Path:
     """Run (or resume) RLVR training; returns the final checkpoint folder ``out/checkpoints/step-<steps>``.
 
     ``reward_fn(problem, response_text) -> float`` replaces the verifier reward (default: 1.0 when
     the problem's registered verifier accepts the response, else 0.0; Yue et al. 2025's binary
-    verifiable reward). See the module docstring for the loop and ``TrainConfig`` for the options.
+    verifiable reward). ``on_message(line)`` receives each held-out evaluation's summary line
+    (``rlbound train`` prints it above the progress bar). See the module docstring for the loop
+    and ``TrainConfig`` for the options.
     """
     from tqdm import tqdm
-
-    from rlbound.backends.hf import HFBackend, HFOptions, load_model_and_tokenizer
-    from rlbound.version import __version__
 
     preset = resolve_preset(config)
     reward = reward_fn or _verifier_reward()
@@ -598,105 +722,40 @@ def train(config: TrainConfig, progress: bool = True, reward_fn: RewardFn | None
     _check_out_folder(out, config, latest)
     out.mkdir(parents=True, exist_ok=True)
     log = ckpt.JsonlLog(out / ckpt.LOG)
-
-    # Models: the policy is the backend's model (sampling sees every update); reference and critic start
-    # from the base model.
-    opts = HFOptions(device=config.device, dtype="float32", threads=config.threads)
-    with ckpt.quiet_transformers():
-        backend = HFBackend(str(latest or config.model), opts)
-        policy, tokenizer, device = backend.lm, backend.tokenizer, backend.device
-        base = policy  # the reference and the critic start from the base model
-        if latest is not None and (preset.needs_reference or preset.needs_critic):
-            base = load_model_and_tokenizer(config.model, device=device, dtype=torch.float32)[0]
-    ref = None
-    if preset.needs_reference:
-        ref = _frozen_copy(base)
-    critic = critic_opt = None
-    if preset.needs_critic:
-        critic = ValueModel(base).to(device)
-        critic_opt = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr or 10 * config.lr,
-                                       weight_decay=config.weight_decay)
-    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-
-    start, elapsed = 0, 0.0
-    if latest is not None:
-        state = ckpt.load_trainer_state(latest, device)
-        start, elapsed = int(state["step"]), float(state["elapsed"])
-        opt.load_state_dict(state["optimizer"])
-        if critic is not None:
-            critic.load_state_dict(state["critic"])
-            critic_opt.load_state_dict(state["critic_optimizer"])
-        ckpt.set_rng_state(state["rng"])
-        log.truncate(int(state["log_bytes"]))
-    else:
-        log.truncate(0)
-
-    task_config = sandbox_task_config(config.model) if config.task == "sandbox" else None
-    if config.difficulty_mix():
-        task_config = dataclasses.replace(task_config, train_difficulty=config.difficulty_mix(),
-                                          test_difficulty=config.difficulty_mix())
-    problems = _Problems(config, task_config, tokenizer)
+    models = _build_models(config, preset, latest)
+    start, elapsed = _resume(models, latest, log)
+    task_config = _task_config(config)
+    problems = _Problems(config, task_config, models.backend.tokenizer)
     held_out = problems.held_out()
-    eval_temp = config.temperature if config.eval_temperature is None else config.eval_temperature
 
     def evaluate(step: int) -> None:
-        t0 = time.perf_counter()
-        r = pass_rate(backend, held_out, config.eval_samples, temperature=eval_temp, top_p=config.top_p,
-                      max_new_tokens=config.max_new_tokens, seed=config.seed, reward=reward)
-        log.append({"kind": "eval", "step": step, **r, "temperature": eval_temp,
-                    "time": round(time.perf_counter() - t0, 3)})
-        bar.write(f"step {step}: held-out pass@1 {r['pass1']:.3f}, pass@{r['n']} {r['passn']:.3f} "
-                  f"({r['problems']} problems x {r['n']} samples)")
-
-    def save(step: int) -> Path:
-        manifest = {
-            "kind": "rlbound-train-checkpoint", "format": 1, "step": step, "base_model": config.model,
-            "algo": dataclasses.asdict(preset), "seed": config.seed, "config": dataclasses.asdict(config),
-            "task_config": task_config.to_dict() if task_config is not None else None,
-            "rlbound_version": __version__, "torch_version": torch.__version__, "created": ckpt.now_iso(),
-        }
-        state = {"step": step, "elapsed": elapsed, "optimizer": opt.state_dict(), "rng": ckpt.rng_state(),
-                 "log_bytes": log.size,
-                 "critic": critic.state_dict() if critic is not None else None,
-                 "critic_optimizer": critic_opt.state_dict() if critic_opt is not None else None}
-        path = ckpt.save_checkpoint(root, step, policy, tokenizer, manifest, state)
-        ckpt.prune_checkpoints(root, config.keep_checkpoints)
-        return path
+        line = _evaluate(step, config, models.backend, held_out, reward, log)
+        if on_message is not None:
+            on_message(line)
 
     bar = tqdm(total=config.steps, initial=start, desc=f"train {preset.name}", unit="step", disable=not progress,
                dynamic_ncols=True)
     if held_out and start == 0:
         evaluate(0)
     for step in range(start + 1, config.steps + 1):
+        # rollout -> score -> update
         t_step = time.perf_counter()
-        timer = {"generate": 0.0, "score": 0.0, "update": 0.0}
-        batch = collect_rollouts(step, config, preset, backend, problems, reward, timer)
-        metrics: dict[str, float] = {}
-        if batch is not None:
-            t0 = time.perf_counter()
-            scored = score(batch, config, preset, policy, ref, critic)
-            t1 = time.perf_counter()
-            metrics = update(step, batch, scored, config, preset, policy, opt, critic, critic_opt)
-            timer["score"] += t1 - t0
-            timer["update"] += time.perf_counter() - t1
+        batch, metrics, timer = _step(step, config, preset, models, problems, reward)
         step_time = time.perf_counter() - t_step
         elapsed += step_time
-        stats = batch.stats if batch is not None else {}
-        record = {"kind": "train", "step": step,
-                  "reward": float(batch.rewards.mean()) if batch is not None else None,
-                  **stats, **metrics, "lr": config.lr,
-                  **{f"time_{k}": round(v, 4) for k, v in timer.items()},
-                  "time_step": round(step_time, 4), "elapsed": round(elapsed, 3)}
+        # log
+        record = _step_record(step, batch, metrics, timer, config.lr, step_time, elapsed)
         log.append(record)
         bar.update(1)
-        bar.set_postfix(reward=f"{record['reward'] or 0:.3f}", pass_=f"{stats.get('pass_rate', 0):.3f}",
-                        len=f"{stats.get('response_length', 0):.0f}")
+        bar.set_postfix(reward=f"{record['reward'] or 0:.3f}", pass_=f"{record.get('pass_rate', 0):.3f}",
+                        len=f"{record.get('response_length', 0):.0f}")
+        # evaluate and save
         if held_out and config.eval_every and step % config.eval_every == 0 and step != config.steps:
             evaluate(step)
         if step % config.save_every == 0 or step == config.steps:
             if step == config.steps and held_out:
                 evaluate(step)
-            save(step)
+            _save(step, elapsed, config, preset, task_config, models, log)
     bar.close()
     return ckpt.checkpoint_dir(root, config.steps)
 

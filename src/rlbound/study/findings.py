@@ -130,34 +130,13 @@ def format_findings(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
-def across_seeds(per_seed: Mapping[int, Sequence[Mapping]]) -> list[dict]:
-    """Each finding over several seeds of the same study (Yue et al. 2025 report one run per setting;
-    a small sandbox model needs more): ``per_seed`` maps a seed to its ``to_json`` findings. Returns
-    per finding key (in first-seen order) the claim, in how many seeds it held / was evaluated, and
-    the measured line of every seed."""
-    rows: dict[str, dict] = {}
-    for seed, findings in per_seed.items():
-        for f in findings:
-            row = rows.setdefault(f["key"], {"key": f["key"], "claim": f["claim"], "held": 0, "evaluated": 0,
-                                             "measured": {}})
-            if f["held"] is not None:
-                row["evaluated"] += 1
-                row["held"] += int(bool(f["held"]))
-            row["measured"][seed] = f["measured"]
-    return list(rows.values())
-
-
-def format_across_seeds(rows: Sequence[Mapping]) -> str:
-    """Terminal table of ``across_seeds``: held in h of n seeds, then one measured line per seed."""
-    lines = []
-    for r in rows:
-        mark = f"held {r['held']}/{r['evaluated']}" if r["evaluated"] else "info"
-        lines.append(f"[{mark:>10}] {r['claim']}")
-        lines += [f"             seed {seed}: {m}" for seed, m in r["measured"].items()]
-    return "\n".join(lines)
-
-
 def to_json(findings: Sequence[Finding]) -> list[Mapping]:
+    """The findings as ``findings.json`` stores them (``key``, ``claim``, ``measured``, ``held``, ``numbers``)."""
     return [{"key": f.key, "claim": f.claim, "measured": f.measured,
              "held": None if f.held is None else bool(f.held), "numbers": f.numbers}
             for f in findings]
+
+
+def from_json(rows: Sequence[Mapping]) -> list[Finding]:
+    """``to_json``'s rows back to ``Finding`` records (for ``format_findings`` of a stored study)."""
+    return [Finding(r["key"], r["claim"], r["measured"], r["held"], dict(r.get("numbers") or {})) for r in rows]

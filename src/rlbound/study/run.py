@@ -8,26 +8,32 @@ Stages, each resumable and each skipped when its output already exists for the s
 3. distillation: the teacher's verified traces fine-tune a copy of the base model.
 4. sampling: n responses per test problem from every model; the step-checking verifier grades them.
 5. perplexity: base's and the RL model's responses scored under the base model.
-6. report: report.html + metrics.json, findings.json, and the findings table on the terminal.
+6. report: report.html + metrics.json and findings.json (``rlbound study`` prints the findings table).
+
+Progress lines go to the ``log`` callback of each function (``rlbound study`` prints them to
+stderr with a time stamp); nothing here prints.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rlbound.data.atomic import atomic_write_text
 from rlbound.errors import InputError
+from rlbound.study import findings as F
 from rlbound.study.presets import StudyPreset
 
+Log = Callable[[str], None]
 
-def _say(msg: str) -> None:
-    print(f"[study {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+def _drop(line: str) -> None:
+    """The default ``log``: progress lines go nowhere."""
 
 
 def cache_root() -> Path:
@@ -43,7 +49,7 @@ def shipped_checkpoint(preset: str) -> Path | None:
     return path if (path / "sandbox_model.json").exists() else None
 
 
-def pretrained(preset: str, *, from_scratch: bool, progress: bool) -> Path:
+def pretrained(preset: str, *, from_scratch: bool, progress: bool, log: Log = _drop) -> Path:
     """A finished sandbox model of ``preset``: cached, shipped (recipe hash checked) or pretrained now."""
     from rlbound.toy.presets import get_recipe
     from rlbound.toy.pretrain import load_manifest, pretrain
@@ -52,13 +58,13 @@ def pretrained(preset: str, *, from_scratch: bool, progress: bool) -> Path:
     sha = cfg.recipe_sha256()
     dest = cache_root() / "sandbox" / f"{preset}-{sha[:12]}{'-scratch' if from_scratch else ''}"
     if (dest / "sandbox_model.json").exists():
-        _say(f"{preset}: cached model {dest}")
+        log(f"{preset}: cached model {dest}")
         return dest
     shipped = None if from_scratch else shipped_checkpoint(preset)
     if shipped is not None and load_manifest(shipped).get("recipe_sha256") == sha:
-        _say(f"{preset}: using the shipped checkpoint (recipe {sha[:12]}; --from-scratch retrains)")
+        log(f"{preset}: using the shipped checkpoint (recipe {sha[:12]}; --from-scratch retrains)")
         return shipped
-    _say(f"{preset}: pretraining from scratch into {dest}")
+    log(f"{preset}: pretraining from scratch into {dest}")
     return pretrain(cfg, dest, progress=progress)
 
 
@@ -73,36 +79,23 @@ class RunSpec:
     train_step: int | None = None
 
 
-def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool) -> Path:
-    from rlbound.sampling import run_sampling
-    from rlbound.sampling.config import SampleConfig
-    from rlbound.verify.runner import verify_run
-    out = runs_dir / spec.label
-    cfg = SampleConfig(model=str(spec.model), benchmark=str(test_file), out=str(out), backend="hf", n=p.n,
-                       temperature=spec.temperature, top_p=1.0, max_new_tokens=p.max_new_tokens, seed=p.seed,
-                       template="raw", batch_size=p.sample_batch_size)
-    _say(f"sampling {spec.label}: {p.test_problems} problems x n={p.n} at temperature {spec.temperature}")
-    store = run_sampling(cfg, progress=progress)
-    if spec.train_run is not None:
-        _mark_checkpoint(store, spec)
-    counts = verify_run(store, workers=0, progress=progress)
-    if counts:
-        _say(f"verified {spec.label}: {dict(counts)}")
-    return out
+class _Stages:
+    """Wall-clock seconds of each stage (``findings.json``'s ``stage_seconds``), logged as it ends."""
+
+    def __init__(self, log: Log) -> None:
+        self.log, self.seconds = log, {}
+        self.start = self.t0 = time.time()
+
+    def done(self, name: str) -> None:
+        self.seconds[name] = round(time.time() - self.t0, 1)
+        self.log(f"stage {name} done in {self.seconds[name]:.0f} s")
+        self.t0 = time.time()
+
+    def total(self) -> dict[str, float]:
+        return {**self.seconds, "total": round(time.time() - self.start, 1)}
 
 
-def _mark_checkpoint(store, spec: RunSpec) -> None:
-    """Record train_run / train_step in the manifest so the report can plot over steps."""
-    man = store.manifest
-    if man.extra.get("train_step") == spec.train_step:
-        return
-    from rlbound.data.store import RunStore
-
-    extra = dict(man.extra, train_run=spec.train_run, train_step=spec.train_step)
-    RunStore.create(store.path, replace(man, extra=extra), store.problems())  # reopening merges `extra`
-
-
-def _settings_hash(cfg) -> str:
+def _settings_hash(cfg: Any) -> str:
     """Short hash of a config's settings (without ``out``): changed settings get a fresh folder."""
     import hashlib
 
@@ -110,7 +103,26 @@ def _settings_hash(cfg) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool) -> dict[str, list[tuple[int, Path]]]:
+# --------------------------------------------------------------------------------------------------
+# The stages
+
+
+def _test_problems(p: StudyPreset, work: Path) -> Path:
+    """Stage 1: the held-out test problems (``work/test.jsonl``, written once)."""
+    from rlbound.toy.presets import get_recipe
+    from rlbound.toy.tasks import generate_split, write_problems_jsonl
+
+    test_file = work / "test.jsonl"
+    if not test_file.exists():
+        task = get_recipe(p.base).task
+        if p.test_difficulty:
+            task = replace(task, test_difficulty=p.test_difficulty)
+        write_problems_jsonl(generate_split(task, "test", p.test_problems, p.test_seed), test_file)
+    return test_file
+
+
+def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool, log: Log) -> dict[str, list[tuple[int, Path]]]:
+    """Stage 2: every RL variant from the base model; per variant its (step, checkpoint) to sample."""
     from rlbound.rl.trainer import TrainConfig, train
 
     save_every = math.gcd(*p.rl_checkpoints)
@@ -127,7 +139,7 @@ def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool) -> dict[str
                           difficulty=",".join(f"{d}:{w:g}" for d, w in p.test_difficulty))
         run_dir = work / "rl" / f"{name}-{_settings_hash(cfg)}"
         cfg = replace(cfg, out=str(run_dir))
-        _say(f"RL {name}: {p.rl_steps} steps x {p.rl_prompts} prompts x {cfg.rollouts} rollouts, lr {p.rl_lr}")
+        log(f"RL {name}: {p.rl_steps} steps x {p.rl_prompts} prompts x {cfg.rollouts} rollouts, lr {p.rl_lr}")
         train(cfg, progress=progress)
         ckpts = []
         for step in p.rl_checkpoints:
@@ -139,91 +151,92 @@ def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool) -> dict[str
     return out
 
 
-def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False, progress: bool = True) -> dict:
-    """Run (or resume) the whole study into ``out_dir``; returns the findings JSON (also written there)."""
-    import numpy as np
-
-    from rlbound.data.store import RunStore
-    from rlbound.report.build import build_report
+def _distilled(p: StudyPreset, base: Path, teacher: Path, work: Path, progress: bool, log: Log) -> Path:
+    """Stage 3: the teacher distilled into a copy of the base model; returns the student's folder."""
     from rlbound.rl.distill import DistillConfig, distill
-    from rlbound.scoring.perplexity import SIDE_FILE, score_run
-    from rlbound.study import findings as F
-    from rlbound.toy.presets import get_recipe
-    from rlbound.toy.tasks import generate_split, write_problems_jsonl
 
-    t_start = time.time()
-    out = Path(out_dir)
-    work = out / "work"
-    runs_dir = out / "runs"
-    work.mkdir(parents=True, exist_ok=True)
-    times: dict[str, float] = {}
+    cfg = DistillConfig(teacher=str(teacher), student=str(base), out=str(work / "distill"), task="sandbox",
+                        prompts=p.distill_prompts, samples_per_prompt=p.distill_samples, epochs=p.distill_epochs,
+                        max_new_tokens=p.max_new_tokens, seed=p.seed)
+    cfg = replace(cfg, out=str(work / f"distill-{_settings_hash(cfg)}"))
+    log(f"distilling {p.teacher} into a copy of {p.base}: {p.distill_prompts} prompts x {p.distill_samples}")
+    return Path(distill(cfg, progress=progress))
 
-    def stage(name: str, t0: float) -> None:
-        times[name] = round(time.time() - t0, 1)
-        _say(f"stage {name} done in {times[name]:.0f} s")
 
-    # 1. data and pretrained models
-    t0 = time.time()
-    test_file = work / "test.jsonl"
-    if not test_file.exists():
-        task = get_recipe(p.base).task
-        if p.test_difficulty:
-            task = replace(task, test_difficulty=p.test_difficulty)
-        problems = generate_split(task, "test", p.test_problems, p.test_seed)
-        write_problems_jsonl(problems, test_file)
-    base = pretrained(p.base, from_scratch=from_scratch, progress=progress)
-    teacher = pretrained(p.teacher, from_scratch=from_scratch, progress=progress)
-    stage("models", t0)
-
-    # 2. RL
-    t0 = time.time()
-    rl = _rl_runs(p, base, work, progress)
-    stage("rl", t0)
-
-    # 3. distillation
-    t0 = time.time()
-    dcfg = DistillConfig(teacher=str(teacher), student=str(base), out=str(work / "distill"), task="sandbox",
-                         prompts=p.distill_prompts, samples_per_prompt=p.distill_samples, epochs=p.distill_epochs,
-                         max_new_tokens=p.max_new_tokens, seed=p.seed)
-    dcfg = replace(dcfg, out=str(work / f"distill-{_settings_hash(dcfg)}"))
-    _say(f"distilling {p.teacher} into a copy of {p.base}: {p.distill_prompts} prompts x {p.distill_samples}")
-    distilled = distill(dcfg, progress=progress)
-    stage("distill", t0)
-
-    # 4. sampling + verification
-    t0 = time.time()
+def _run_specs(p: StudyPreset, base: Path, rl: Mapping[str, list[tuple[int, Path]]], distilled: Path) -> list[RunSpec]:
+    """Stage 4's models: base, every GRPO checkpoint, the other RL variants' last, the distilled
+    model, and base and final GRPO at ``extra_temperature``."""
     specs = [RunSpec("base", base, p.temperature)]
     for name, ckpts in rl.items():
         if name == "grpo":
             specs += [RunSpec(f"grpo-step{s}", path, p.temperature, "grpo", s) for s, path in ckpts]
         else:
             specs.append(RunSpec(name, ckpts[-1][1], p.temperature))
-    specs.append(RunSpec("distilled", Path(distilled), p.temperature))
-    final_rl = f"grpo-step{p.rl_steps}"
+    specs.append(RunSpec("distilled", distilled, p.temperature))
     if p.extra_temperature:
         t2 = p.extra_temperature
-        specs += [RunSpec(f"base-T{t2}", base, t2), RunSpec(f"{final_rl}-T{t2}", rl["grpo"][-1][1], t2)]
-    run_paths = {s.label: _sample_and_verify(s, test_file, runs_dir, p, progress) for s in specs}
-    stage("sampling", t0)
+        specs += [RunSpec(f"base-T{t2}", base, t2), RunSpec(f"grpo-step{p.rl_steps}-T{t2}", rl["grpo"][-1][1], t2)]
+    return specs
 
-    # 5. perplexity under the base model
-    t0 = time.time()
-    for label in ("base", final_rl):
+
+def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool,
+                       log: Log) -> Path:
+    """Stage 4 for one model: ``n`` samples per test problem into ``runs_dir/<label>``, verified."""
+    from rlbound.sampling import run_sampling
+    from rlbound.sampling.config import SampleConfig
+    from rlbound.verify.runner import verify_run
+
+    out = runs_dir / spec.label
+    cfg = SampleConfig(model=str(spec.model), benchmark=str(test_file), out=str(out), backend="hf", n=p.n,
+                       temperature=spec.temperature, top_p=1.0, max_new_tokens=p.max_new_tokens, seed=p.seed,
+                       template="raw", batch_size=p.sample_batch_size)
+    log(f"sampling {spec.label}: {p.test_problems} problems x n={p.n} at temperature {spec.temperature}")
+    store = run_sampling(cfg, progress=progress)
+    if spec.train_run is not None:
+        _mark_checkpoint(store, spec)
+    counts = verify_run(store, workers=0, progress=progress)
+    if counts:
+        log(f"verified {spec.label}: {dict(counts)}")
+    return out
+
+
+def _mark_checkpoint(store: Any, spec: RunSpec) -> None:
+    """Record train_run / train_step in the manifest so the report can plot over steps."""
+    man = store.manifest
+    if man.extra.get("train_step") == spec.train_step:
+        return
+    from rlbound.data.store import RunStore
+
+    extra = dict(man.extra, train_run=spec.train_run, train_step=spec.train_step)
+    RunStore.create(store.path, replace(man, extra=extra), store.problems())  # reopening merges `extra`
+
+
+def _perplexities(run_paths: Mapping[str, Path], labels: Sequence[str], base: Path, progress: bool,
+                  log: Log) -> dict[str, Any]:
+    """Stage 5: each run of ``labels`` scored under the base model (side file, once); the perplexities."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from rlbound.scoring.perplexity import SIDE_FILE, score_run
+
+    ppl = {}
+    for label in labels:
         if not (run_paths[label] / SIDE_FILE).exists():
-            _say(f"perplexity of {label}'s responses under the base model")
+            log(f"perplexity of {label}'s responses under the base model")
             score_run(run_paths[label], str(base), scorer_label="base", progress=progress)
-    stage("perplexity", t0)
+        ppl[label] = np.asarray(pq.read_table(run_paths[label] / SIDE_FILE)["perplexity"].to_numpy(), dtype=float)
+    return ppl
 
-    # 6. findings and report
-    t0 = time.time()
+
+def _findings(p: StudyPreset, run_paths: Mapping[str, Path], rl_names: Sequence[str],
+              ppl: Mapping[str, Any]) -> list[F.Finding]:
+    """Stage 6: every finding of ``rlbound.study.findings`` on the sampled runs."""
+    from rlbound.data.store import RunStore
+
+    final_rl = f"grpo-step{p.rl_steps}"
     counts = {lab: RunStore.open(path).counts() for lab, path in run_paths.items()}
     k_big = p.n
     ks = [k for k in (1 << e for e in range(12)) if k <= p.n]
-    ppl = {}
-    for label in ("base", final_rl):
-        import pyarrow.parquet as pq
-
-        ppl[label] = np.asarray(pq.read_table(run_paths[label] / SIDE_FILE)["perplexity"].to_numpy(), dtype=float)
     found = [
         F.crossing(counts["base"], counts[final_rl], k_big),
         F.coverage(counts["base"], counts[final_rl]),
@@ -243,27 +256,63 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
         t2 = p.extra_temperature
         cross2 = F.crossing(counts[f"base-T{t2}"], counts[f"{final_rl}-T{t2}"], k_big)
         found.append(replace(cross2, key=f"crossing_T{t2}", claim=f"at temperature {t2}: " + cross2.claim))
-    for name in rl:
+    for name in rl_names:
         if name != "grpo":
             gap = F.crossing(counts["base"], counts[name], k_big)
             found.append(replace(gap, key=f"crossing_{name}", claim=f"{name}: " + gap.claim))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# The study
+
+
+def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False, progress: bool = True,
+              log: Log | None = None) -> dict:
+    """Run (or resume) the whole study into ``out_dir``; returns the findings JSON (also written to
+    ``out_dir/findings.json``): ``preset``, ``findings`` (``rlbound.study.findings.to_json``),
+    ``stage_seconds``, ``report`` (the HTML file) and ``from_scratch``. ``log(line)`` receives the
+    progress lines (default: none)."""
+    from rlbound.report.build import build_report
+
+    log = log or _drop
+    out = Path(out_dir)
+    work = out / "work"
+    runs_dir = out / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    stages = _Stages(log)
+
+    # 1. data and pretrained models
+    test_file = _test_problems(p, work)
+    base = pretrained(p.base, from_scratch=from_scratch, progress=progress, log=log)
+    teacher = pretrained(p.teacher, from_scratch=from_scratch, progress=progress, log=log)
+    stages.done("models")
+
+    # 2. RL
+    rl = _rl_runs(p, base, work, progress, log)
+    stages.done("rl")
+
+    # 3. distillation
+    distilled = _distilled(p, base, teacher, work, progress, log)
+    stages.done("distill")
+
+    # 4. sampling + verification
+    specs = _run_specs(p, base, rl, distilled)
+    run_paths = {s.label: _sample_and_verify(s, test_file, runs_dir, p, progress, log) for s in specs}
+    stages.done("sampling")
+
+    # 5. perplexity under the base model
+    ppl = _perplexities(run_paths, ("base", f"grpo-step{p.rl_steps}"), base, progress, log)
+    stages.done("perplexity")
+
+    # 6. findings and report
+    found = _findings(p, run_paths, list(rl), ppl)
     labels = list(run_paths)
     report = build_report([run_paths[lab] for lab in labels], labels=labels, base="base", out_dir=out / "report",
                           progress=progress)
-    stage("report", t0)
-    times["total"] = round(time.time() - t_start, 1)
-    result = {"preset": asdict(p), "findings": F.to_json(found), "stage_seconds": times,
+    stages.done("report")
+    result = {"preset": asdict(p), "findings": F.to_json(found), "stage_seconds": stages.total(),
               "report": str(report.html_path), "from_scratch": from_scratch}
     atomic_write_text(out / "findings.json",
                       json.dumps(result, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-    print()
-    print(f"rlbound study --preset {p.name}: {len(found)} findings ({times['total']:.0f} s)")
-    print(F.format_findings(found))
-    print(f"\nreport: {report.html_path}\nfindings: {out / 'findings.json'}")
     return result
-
-
-def clean_outputs(out_dir: Path) -> None:
-    """Remove a study's derived outputs (runs, report), keeping trained models (used by tests)."""
-    for sub in ("runs", "report"):
-        shutil.rmtree(out_dir / sub, ignore_errors=True)

@@ -160,7 +160,9 @@ def load_manifest(model_dir: str | Path) -> dict[str, Any]:
 # Training
 
 
-def _setup(cfg: PretrainConfig) -> tuple[Any, Any, Any, BatchSource]:
+def setup_training(cfg: PretrainConfig) -> tuple[Any, Any, Any, BatchSource]:
+    """(tokenizer, freshly initialised model, AdamW without decay on biases and norms, batches)
+    of a recipe: the start of ``pretrain`` (and of ``bench/pretrain.py``)."""
     import torch
 
     from rlbound.toy.tokenizer import build_tokenizer
@@ -174,7 +176,9 @@ def _setup(cfg: PretrainConfig) -> tuple[Any, Any, Any, BatchSource]:
     return tok, model, opt, BatchSource(cfg, tok)
 
 
-def _train_step(cfg: PretrainConfig, fwd: Any, model: Any, opt: Any, ids: Any, labels: Any, step: int) -> float:
+def train_step(cfg: PretrainConfig, fwd: Any, model: Any, opt: Any, ids: Any, labels: Any, step: int) -> float:
+    """One optimizer step of ``pretrain`` at ``lr_at(cfg, step)``: next-token loss through ``fwd``
+    (``model`` or its ``torch.compile``), gradient clipping, AdamW; returns the loss."""
     import torch
 
     for g in opt.param_groups:
@@ -199,8 +203,8 @@ def fingerprint(cfg: PretrainConfig, steps: int = FINGERPRINT_STEPS) -> dict[str
     checked against its recipe (equal on the same CPU kind and library versions; losses agree to
     float tolerance elsewhere).
     """
-    _, model, opt, source = _setup(cfg)
-    losses = [_train_step(cfg, model, model, opt, *source.batch(s), s) for s in range(steps)]
+    _, model, opt, source = setup_training(cfg)
+    losses = [train_step(cfg, model, model, opt, *source.batch(s), s) for s in range(steps)]
     return {"steps": steps, "losses": losses, "weights_sha256": weights_digest(model)}
 
 
@@ -286,7 +290,7 @@ def _run(cfg: PretrainConfig, out: Path, state: str, progress: bool, stop_after:
     import torch
     from tqdm import tqdm
 
-    tok, model, opt, source = _setup(cfg)
+    tok, model, opt, source = setup_training(cfg)
     step, elapsed, tokens, loss_tokens = 0, 0.0, 0, 0
     history: list[dict[str, Any]] = []
     fp_losses: list[float] = []
@@ -321,7 +325,7 @@ def _run(cfg: PretrainConfig, out: Path, state: str, progress: bool, stop_after:
     while step < end:
         ids, labels = source.batch(step)
         t0 = time.perf_counter()
-        loss = _train_step(cfg, fwd, model, opt, ids, labels, step)
+        loss = train_step(cfg, fwd, model, opt, ids, labels, step)
         elapsed += time.perf_counter() - t0
         n_tok = ids.numel()
         tokens += n_tok

@@ -200,64 +200,82 @@ def generate_graph(config: TaskConfig, difficulty: int, rng: random.Random) -> G
     d = int(difficulty)
     if not 1 <= d <= config.max_ops:
         raise InputError(f"difficulty must be in 1..{config.max_ops}, got {difficulty}", field="difficulty")
-    p = config.modulus
     for _ in range(1000):
-        t = min(config.max_targets, d)
-        # split d operations among t trees, each >= 1
-        cuts = sorted(rng.sample(range(1, d), t - 1))
-        sizes = [b - a for a, b in zip([0] + cuts, cuts + [d])]
-        # trees: node k has children (slot ids); slot = ("op", k) or ("leaf", j)
-        ops_children: list[list[tuple[str, int]]] = []
-        roots: list[int] = []
-        leaf_slots = 0
-        for size in sizes:
-            root = len(ops_children)
-            ops_children.append([("open", 0), ("open", 0)])
-            roots.append(root)
-            open_slots = [(root, 0), (root, 1)]
-            for _ in range(size - 1):
-                parent, side = open_slots.pop(rng.randrange(len(open_slots)))
-                k = len(ops_children)
-                ops_children.append([("open", 0), ("open", 0)])
-                ops_children[parent][side] = ("op", k)
-                open_slots += [(k, 0), (k, 1)]
-            for parent, side in open_slots:
-                ops_children[parent][side] = ("leaf", leaf_slots)
-                leaf_slots += 1
-        n_leaves = rng.randint(config.min_leaves, config.max_leaves)
-        used = min(leaf_slots, n_leaves)
-        fill = rng.sample(range(n_leaves), used) + [rng.randrange(n_leaves) for _ in range(leaf_slots - used)]
-        rng.shuffle(fill)
-        names = rng.sample(NAMES, n_leaves + d)
-        leaf_names, op_names = names[:n_leaves], names[n_leaves:]
-
-        consts = [str(rng.randrange(p)) for _ in range(leaf_slots)]
-
-        def ref(slot: tuple[str, int]) -> str:
-            kind, i = slot
-            if kind == "op":
-                return op_names[i]
-            return consts[i] if config.inline_constants else leaf_names[fill[i]]
-
-        nodes = {op_names[k]: Node(op_names[k], rng.choice(OPS), ref(ch[0]), ref(ch[1]))
-                 for k, ch in enumerate(ops_children)}
-        sigs = set()
-        ok = True
-        for n in nodes.values():
-            sig = (n.op,) + ((tuple(sorted((n.left, n.right)))) if n.op in COMMUTATIVE else (n.left, n.right))
-            if (n.left == n.right and not n.left.isdigit()) or sig in sigs:
-                ok = False
-                break
-            sigs.add(sig)
-        if not ok:
-            continue
-        order = _random_topo(nodes, rng)
-        leaves = [] if config.inline_constants else [(nm, rng.randrange(p)) for nm in leaf_names]
-        rng.shuffle(leaves)
-        g = Graph(modulus=p, leaves=tuple(leaves), nodes=tuple(nodes[x] for x in order),
-                  targets=tuple(op_names[r] for r in roots))
-        return _rename_in_order(g) if config.names == "ordered" else g
+        g = _draw_graph_once(config, d, rng)
+        if g is not None:
+            return _rename_in_order(g) if config.names == "ordered" else g
     raise RuntimeError("could not draw a valid graph in 1000 tries")  # pragma: no cover - needs tiny max_leaves
+
+
+Slot = tuple[str, int]  # ("op", k): operation k; ("leaf", j): leaf slot j
+
+
+def _tree_shapes(sizes: Sequence[int], rng: random.Random) -> tuple[list[list[Slot]], list[int], int]:
+    """Expression trees of ``sizes`` operations, each grown by expanding a uniformly chosen open
+    slot: (children of every operation, root operation of each tree, number of leaf slots)."""
+    ops_children: list[list[Slot]] = []
+    roots: list[int] = []
+    leaf_slots = 0
+    for size in sizes:
+        root = len(ops_children)
+        ops_children.append([("open", 0), ("open", 0)])
+        roots.append(root)
+        open_slots = [(root, 0), (root, 1)]
+        for _ in range(size - 1):
+            parent, side = open_slots.pop(rng.randrange(len(open_slots)))
+            k = len(ops_children)
+            ops_children.append([("open", 0), ("open", 0)])
+            ops_children[parent][side] = ("op", k)
+            open_slots += [(k, 0), (k, 1)]
+        for parent, side in open_slots:
+            ops_children[parent][side] = ("leaf", leaf_slots)
+            leaf_slots += 1
+    return ops_children, roots, leaf_slots
+
+
+def _unambiguous(nodes: Iterable[Node]) -> bool:
+    """No operation has the same quantity on both sides, no two operations the same definition."""
+    sigs = set()
+    for n in nodes:
+        sig = (n.op,) + ((tuple(sorted((n.left, n.right)))) if n.op in COMMUTATIVE else (n.left, n.right))
+        if (n.left == n.right and not n.left.isdigit()) or sig in sigs:
+            return False
+        sigs.add(sig)
+    return True
+
+
+def _draw_graph_once(config: TaskConfig, d: int, rng: random.Random) -> Graph | None:
+    """One draw of ``generate_graph`` (names not yet reordered); None when it is rejected."""
+    p = config.modulus
+    t = min(config.max_targets, d)
+    # split d operations among t trees, each >= 1
+    cuts = sorted(rng.sample(range(1, d), t - 1))
+    sizes = [b - a for a, b in zip([0] + cuts, cuts + [d])]
+    ops_children, roots, leaf_slots = _tree_shapes(sizes, rng)
+    n_leaves = rng.randint(config.min_leaves, config.max_leaves)
+    used = min(leaf_slots, n_leaves)
+    fill = rng.sample(range(n_leaves), used) + [rng.randrange(n_leaves) for _ in range(leaf_slots - used)]
+    rng.shuffle(fill)
+    names = rng.sample(NAMES, n_leaves + d)
+    leaf_names, op_names = names[:n_leaves], names[n_leaves:]
+
+    consts = [str(rng.randrange(p)) for _ in range(leaf_slots)]
+
+    def ref(slot: Slot) -> str:
+        kind, i = slot
+        if kind == "op":
+            return op_names[i]
+        return consts[i] if config.inline_constants else leaf_names[fill[i]]
+
+    nodes = {op_names[k]: Node(op_names[k], rng.choice(OPS), ref(ch[0]), ref(ch[1]))
+             for k, ch in enumerate(ops_children)}
+    if not _unambiguous(nodes.values()):
+        return None
+    order = _random_topo(nodes, rng)
+    leaves = [] if config.inline_constants else [(nm, rng.randrange(p)) for nm in leaf_names]
+    rng.shuffle(leaves)
+    return Graph(modulus=p, leaves=tuple(leaves), nodes=tuple(nodes[x] for x in order),
+                 targets=tuple(op_names[r] for r in roots))
 
 
 def _rename_in_order(g: Graph) -> Graph:
@@ -384,6 +402,14 @@ def step_order(graph: Graph, order: str, rng: random.Random) -> list[str]:
     raise InputError(f"unknown step order {order!r}; known: {', '.join(ORDERS)}", field="orders")
 
 
+def _operand(a: str, inner: str | None, nmap: Mapping[str, Node]) -> str:
+    """Operand ``a`` of a step: ``(l op r)`` when it is the step's absorbed ``inner`` operation."""
+    if a == inner:
+        m = nmap[a]
+        return f"({m.left}{m.op}{m.right})"
+    return a
+
+
 def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.Random | None = None,
                   operand_values: bool = False) -> str:
     """A gold completion (without end-of-sequence token).
@@ -416,17 +442,10 @@ def solution_text(graph: Graph, style: str, order: str = "prompt", rng: random.R
     for x in seq:
         if x in absorbed:
             continue
-        n = nmap[x]
-
-        def operand(a: str) -> str:
-            if inner_of.get(x) == a:
-                m = nmap[a]
-                return f"({m.left}{m.op}{m.right})"
-            return a
-
+        n, inner = nmap[x], inner_of.get(x)
         shown = (f"={operand_value(n.left, vals)}{n.op}{operand_value(n.right, vals)}"
                  if operand_values else "")
-        steps.append(f"{x}={operand(n.left)}{n.op}{operand(n.right)}{shown}={vals[x]};")
+        steps.append(f"{x}={_operand(n.left, inner, nmap)}{n.op}{_operand(n.right, inner, nmap)}{shown}={vals[x]};")
     return "".join(steps) + ans
 
 
