@@ -24,7 +24,8 @@ import pytest
 from rlbound.data import token_logprobs
 from rlbound.data.store import RunStore
 from rlbound.errors import InputError
-from rlbound.report.build import build_report, read_token_entropy
+from rlbound.report.build import build_report
+from rlbound.report.inputs import read_token_entropy
 from rlbound.sampling.config import SampleConfig, load_config
 from rlbound.sampling.loop import sample
 from rlbound.types import Verdict

@@ -27,8 +27,14 @@ from rlbound.metrics.compare import accuracy_histogram, compare_runs
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix
 from rlbound.metrics.stats import bootstrap_ci
 from rlbound.metrics.variants import cover_at_tau, g_pass_at_k, maj_at_k, mg_pass_at_k
-from rlbound.report import analyses as A
-from rlbound.report.build import COVER_TAUS, MAJ_RESAMPLES, N_BOOT, SEED, build_report, read_token_entropy
+from rlbound.report.analyses.coverage import coverage_table
+from rlbound.report.analyses.curves import N_BOOT, SEED, CurveStats
+from rlbound.report.analyses.distributions import percentile_in
+from rlbound.report.analyses.efficiency import efficiency_table
+from rlbound.report.analyses.extra import COVER_TAUS, MAJ_RESAMPLES
+from rlbound.report.analyses.passk import passk_curves
+from rlbound.report.build import build_report
+from rlbound.report.inputs import read_token_entropy
 from rlbound.types import Problem, RunManifest, Sample, Verdict
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -393,20 +399,20 @@ def test_token_entropy_reader_rejects_positive_logprobs(tmp_path):
 
 
 def test_percentile_in_and_coverage_table():
-    assert A.percentile_in([1, 2, 3, 4], 2) == pytest.approx(37.5)
-    assert A.percentile_in([1, 2, 3, 4], 0) == 0.0 and A.percentile_in([1, 2, 3, 4], 9) == 100.0
-    t = A.coverage_table({"both": ["a", "b"], "only_base": ["c"], "only_other": [], "neither": ["d"]}, "base", "rl")
+    assert percentile_in([1, 2, 3, 4], 2) == pytest.approx(37.5)
+    assert percentile_in([1, 2, 3, 4], 0) == 0.0 and percentile_in([1, 2, 3, 4], 9) == 100.0
+    t = coverage_table({"both": ["a", "b"], "only_base": ["c"], "only_other": [], "neither": ["d"]}, "base", "rl")
     assert [r[:2] for r in t.rows] == [("both solve", 2), ("base only", 1), ("rl only", 0), ("neither", 1)]
     assert [r[2] for r in t.rows] == [0.5, 0.25, 0.0, 0.25]
     assert ("both solve (2): problem ids", ("a", "b")) in t.details
 
 
 def test_passk_curves_marks_crossing_on_log2_axis():
-    s = {"b": A.CurveStats.of([1, 2, 4], [0.2, 0.5, 0.9]), "r": A.CurveStats.of([1, 2, 4], [0.4, 0.5, 0.6])}
-    fig = A.passk_curves(s, {"r": {"crossing_k": 2, "crossing_k_ci": [2, 4]}}, "b")
+    s = {"b": CurveStats.of([1, 2, 4], [0.2, 0.5, 0.9]), "r": CurveStats.of([1, 2, 4], [0.4, 0.5, 0.6])}
+    fig = passk_curves(s, {"r": {"crossing_k": 2, "crossing_k_ci": [2, 4]}}, "b")
     (panel,) = fig.panels
     assert [c.label for c in panel.curves] == ["b", "r"] and panel.log2_x and panel.x_range == (1.0, 4.0)
     (mk,) = panel.markers
     assert (mk.label, mk.x, mk.y, mk.x_low, mk.x_high) == ("r", 2.0, 0.5, 2.0, 4.0)
-    t = A.efficiency_table(s, 4, "b")
+    t = efficiency_table(s, 4, "b")
     assert [r[0] for r in t.rows] == ["b", "r"] and t.rows[1][5] == pytest.approx(0.9 - 0.4)

@@ -249,11 +249,12 @@ def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
 
 
 def test_passk_figure_marks_adaptive_curves():
-    from rlbound.report import analyses as A
+    from rlbound.report.analyses.curves import CurveStats
+    from rlbound.report.analyses.passk import passk_curves
 
-    stats = {"a": A.CurveStats.of([1, 2], [0.1, 0.2]), "b": A.CurveStats.of([1, 2, 4], [0.2, 0.3, 0.4])}
-    fig = A.passk_curves(stats, {}, "a", adaptive=["b"])
+    stats = {"a": CurveStats.of([1, 2], [0.1, 0.2]), "b": CurveStats.of([1, 2, 4], [0.2, 0.3, 0.4])}
+    fig = passk_curves(stats, {}, "a", adaptive=["b"])
     names = {cv.label: cv.name for cv in fig.panels[0].curves}
     assert names == {"a": "", "b": "b (adaptive: posterior mean)"}
     assert "adaptive runs: posterior mean" in fig.panels[0].title
-    assert "adaptive" not in A.passk_curves(stats, {}, "a").panels[0].title
+    assert "adaptive" not in passk_curves(stats, {}, "a").panels[0].title

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlbound.report.analyses import Table
+from rlbound.report.analyses.records import Table
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Draw the records of ``analyses.py`` with matplotlib (Agg canvas, no pyplot, no global state).
+"""Draw the records of ``analyses.records`` with matplotlib (Agg canvas, no pyplot, no global state).
 
 One colour per run across every figure (``color_map``: the base run gets the first colour),
 labelled axes, titles, legends. ``render`` turns a record into PNG and SVG bytes; SVG output is
@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from rlbound.report.analyses import CurveFigure, DistributionFigure, HistogramFigure, Panel
+from rlbound.report.analyses.records import CurveFigure, DistributionFigure, HistogramFigure, Panel
 
 # Colour-blind-friendly palette (Okabe & Ito 2008), then tab10 for runs beyond eight.
 _PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")

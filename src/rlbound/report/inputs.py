@@ -1,0 +1,214 @@
+"""What the report reads from run directories, through ``rlbound.data``: the labels, each run's
+per-problem counts (``RunStore.counts``, Chen et al. 2021 n and c; step-checked counts where the
+verdicts carry them), the extracted answers for maj@k, and the optional side files.
+
+Side files (all optional):
+
+- ``perplexity.parquet``: problem_id, sample_index, scorer, n_tokens, sum_logprob, perplexity —
+  the run's responses scored under some model (``rlbound perplexity``);
+- ``token_logprobs.parquet``: problem_id, sample_index, logprobs (list<float>) of the sampled tokens
+  (``rlbound sample --logprobs``; shards of a killed sampler not merged yet are read too, see
+  ``rlbound.data.token_logprobs``).
+
+A missing side file is None; a malformed one raises InputError (the readers of many runs turn
+both into notes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rlbound.data import token_logprobs
+from rlbound.data.store import RunStore
+from rlbound.errors import InputError
+from rlbound.metrics.planning import ESTIMATORS
+from rlbound.report.analyses.extra import Answers
+from rlbound.report.analyses.records import RunData
+from rlbound.scoring.perplexity import SIDE_FILE as PERPLEXITY_FILE
+
+LOGPROBS_FILE = token_logprobs.LOGPROBS_FILE
+
+
+def resolve_labels(run_dirs: Sequence[str | os.PathLike[str]], labels: Sequence[str] | str | None) -> list[str]:
+    """Labels for the runs: the given ones (comma-separated string or list), else directory names
+    (made unique with a numeric suffix)."""
+    if isinstance(labels, str):
+        labels = [x.strip() for x in labels.split(",")]
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(run_dirs):
+            raise InputError(f"{len(labels)} labels given for {len(run_dirs)} runs", field="labels")
+        for lab in labels:
+            if not lab or lab != lab.strip() or "," in lab:
+                raise InputError(f"invalid label {lab!r} (non-empty, no commas, no surrounding spaces)", field="labels")
+        if len(set(labels)) != len(labels):
+            raise InputError(f"labels must be unique, got {labels}", field="labels")
+        return labels
+    out: list[str] = []
+    for d in run_dirs:
+        name = Path(d).resolve().name or str(d)
+        lab, i = name, 2
+        while lab in out:
+            lab, i = f"{name}-{i}", i + 1
+        out.append(lab)
+    return out
+
+
+def load_run(path: str | os.PathLike[str], label: str) -> RunData:
+    """Open a run directory and read its per-problem counts (and step-checked counts if present)."""
+    store = RunStore.open(path)
+    ids, n, c = store.counts("correct")
+    if not ids:
+        raise InputError("run has no verified problems", path=str(path))
+    c_steps = None
+    vt = store.verdict_table()
+    if vt.num_rows and vt.column("steps_correct").null_count < vt.num_rows:
+        sids, sn, sc = store.counts("steps_correct")
+        if list(sids) != list(ids) or not np.array_equal(sn, n):
+            raise InputError("steps_correct counts do not align with correct counts", path=str(path))
+        c_steps = sc
+    adaptive = (store.manifest.extra or {}).get("adaptive")
+    if adaptive is not None:
+        est = adaptive.get("estimator") if isinstance(adaptive, dict) else None
+        if est not in ESTIMATORS:
+            raise InputError(f"manifest extra.adaptive must name an estimator in {ESTIMATORS}, got {adaptive!r}",
+                             path=str(path))
+    return RunData(label, Path(path), store.manifest, tuple(ids), n, c, c_steps, adaptive)
+
+
+def read_answers(r: RunData) -> Answers:
+    """Per problem of ``r`` (in its id order) the extracted answer and the verdict of each sample,
+    from the run's deduplicated verdict table (``RunStore.verdict_table``), for maj@k."""
+    vt = RunStore.open(r.path).verdict_table()
+    pos = {p: i for i, p in enumerate(r.ids)}
+    answers: list[list[str | None]] = [[] for _ in r.ids]
+    correct: list[list[bool]] = [[] for _ in r.ids]
+    for pid, ext, ok in zip(vt.column("problem_id").to_pylist(), vt.column("extracted").to_pylist(),
+                            vt.column("correct").to_pylist()):
+        i = pos.get(pid)
+        if i is not None:
+            answers[i].append(ext)
+            correct[i].append(bool(ok))
+    return answers, correct
+
+
+def _read_side(path: Path, required: Sequence[str]) -> pa.Table | None:
+    if not path.is_file():
+        return None
+    try:
+        t = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"unreadable parquet file ({e})", path=str(path)) from None
+    missing = [c for c in required if c not in t.column_names]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", path=str(path), field=missing[0])
+    return t
+
+
+def read_perplexity(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
+    """Per-response perplexities of a run's responses, by scorer: {scorer: shape [R]}; None when
+    the run has no ``perplexity.parquet``.
+
+    Uses the ``perplexity`` column, or exp(-sum_logprob / n_tokens) where it is null; rows with
+    n_tokens == 0 or a non-finite value are dropped.
+    """
+    path = Path(run_dir) / PERPLEXITY_FILE
+    t = _read_side(path, ("problem_id", "sample_index", "scorer"))
+    if t is None:
+        return None
+    if "perplexity" not in t.column_names and not {"sum_logprob", "n_tokens"} <= set(t.column_names):
+        raise InputError("needs a 'perplexity' column or 'sum_logprob' and 'n_tokens'", path=str(path), field="perplexity")
+    rows = t.num_rows
+    ppl = np.full(rows, np.nan)
+    if "perplexity" in t.column_names:
+        ppl = pc.fill_null(t.column("perplexity").cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    if {"sum_logprob", "n_tokens"} <= set(t.column_names):
+        lp = pc.fill_null(t.column("sum_logprob").cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+        nt = pc.fill_null(t.column("n_tokens").cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derived = np.exp(-lp / nt)
+        ppl = np.where(np.isnan(ppl), derived, ppl)
+        ppl = np.where(nt > 0, ppl, np.nan)
+    scorers = np.asarray(pc.fill_null(t.column("scorer").cast(pa.string()), "").to_pylist(), dtype=object)
+    ok = np.isfinite(ppl) & (ppl > 0)
+    out: dict[str, np.ndarray] = {}
+    for s in dict.fromkeys(scorers.tolist()):
+        vals = ppl[(scorers == s) & ok]
+        if vals.size:
+            out[str(s)] = vals
+    return out
+
+
+def read_perplexities(runs: Mapping[str, RunData]) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
+    """``read_perplexity`` of every run that has scored responses, and a note per run that has no
+    file or a malformed one (skipped)."""
+    ppl, notes = {}, []
+    for lab, r in runs.items():
+        try:
+            got = read_perplexity(r.path)
+        except InputError as e:
+            notes.append(f"{lab}: {PERPLEXITY_FILE} skipped: {e}")
+            continue
+        if got is None:
+            notes.append(f"{lab}: no {PERPLEXITY_FILE} (score its responses with 'rlbound perplexity').")
+        elif got:
+            ppl[lab] = got
+    return ppl, notes
+
+
+def read_token_entropy(run_dir: str | os.PathLike[str]) -> tuple[np.ndarray, float] | None:
+    """Sampled-token entropy estimate of a run's responses from ``token_logprobs.parquet``:
+    (per-response mean of -logprob, shape [R]; mean of -logprob over all tokens). None when absent.
+
+    This estimates the mean per-token entropy of the sampling distribution from the sampled tokens
+    only (E[-log p(x)] with x drawn from p), as Yue et al. 2025 compare entropy of base and RL models.
+    """
+    path = Path(run_dir) / LOGPROBS_FILE
+    if token_logprobs.shard_paths(run_dir):  # a killed sampler's shards: merged in memory, not written
+        t = token_logprobs.read_table(RunStore.open(run_dir))
+    else:
+        t = _read_side(path, ("problem_id", "sample_index", "logprobs"))
+    if t is None:
+        return None
+    col = t.column("logprobs").combine_chunks()
+    if not pa.types.is_list(col.type) and not pa.types.is_large_list(col.type):
+        raise InputError(f"column has type {col.type}, expected list<float>", path=str(path), field="logprobs")
+    col = pc.fill_null(col, pa.scalar([], type=col.type))
+    flat = pc.list_flatten(col).cast(pa.float64())
+    parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
+    vals = pc.fill_null(flat, float("nan")).to_numpy(zero_copy_only=False)
+    good = np.isfinite(vals)
+    if (vals[good] > 1e-6).any():
+        raise InputError("log-probabilities must be <= 0", path=str(path), field="logprobs")
+    nll = -vals[good]
+    par = parents[good]
+    count = np.bincount(par, minlength=t.num_rows)
+    total = np.bincount(par, weights=nll, minlength=t.num_rows)
+    has = count > 0
+    if not has.any():
+        return None
+    return total[has] / count[has], float(nll.sum() / nll.size)
+
+
+def read_entropies(runs: Mapping[str, RunData]) -> tuple[dict[str, np.ndarray], dict[str, float], list[str]]:
+    """``read_token_entropy`` of every run that stored its tokens' log-probabilities (per-response
+    means, token-weighted means), and a note per run that has none or a malformed file (skipped)."""
+    per_response, token_weighted, notes = {}, {}, []
+    for lab, r in runs.items():
+        try:
+            got = read_token_entropy(r.path)
+        except InputError as e:
+            notes.append(f"{lab}: {LOGPROBS_FILE} skipped: {e}")
+            continue
+        if got is None:
+            notes.append(f"{lab}: no token log-probabilities stored ({LOGPROBS_FILE}; sample with logprobs on).")
+        else:
+            per_response[lab], token_weighted[lab] = got
+    return per_response, token_weighted, notes
