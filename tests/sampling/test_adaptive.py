@@ -182,7 +182,9 @@ def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
     ref = run_sampling(_toy_cfg(toy, tmp_path / "ref"), progress=False)
     ids, n, c = ref.counts()
     state = read_state(ref)
-    assert state.done and state.round >= 3 and len(state.history) == state.round
+    # at least the pilot and one more round (2 here on 2026-12-04, also at the commit before the
+    # layout change: the toy model's pretraining depends on the thread count it ran with)
+    assert state.done and state.round >= 2 and len(state.history) == state.round
     assert n.min() == 8 and 8 < n.max() <= 64 and len(set(n.tolist())) > 1  # unequal per-problem n
     assert [h["round"] for h in state.history] == list(range(1, state.round + 1))
     assert ref.manifest.extra["adaptive"]["estimator"] == "bayes" and ref.manifest.extra["adaptive"]["k"] == [1, 16]
@@ -207,7 +209,7 @@ def test_adaptive_run_unequal_n_resume_and_report(toy, tmp_path, monkeypatch):
 
     def verify_then_fail(store, **kw):
         calls["verify"] += 1
-        if calls["verify"] == 2:  # the resumed call's 2nd grading: round 3 is sampled but not graded
+        if calls["verify"] == 1:  # the resumed call's first grading: round 2 is sampled but not graded
             raise _Interrupt
         return verify_run(store, **kw)
 
