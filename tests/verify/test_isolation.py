@@ -6,9 +6,12 @@ protection this machine cannot give (see ``Isolation``) are skipped with the rea
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
+import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from rlbound.verify import isolation as sb
+from rlbound.verify.isolation import kernel
+from rlbound.verify.isolation.execute import UID_RANGE
 
 SMALL = sb.Limits(wall_s=15.0, cpu_s=5.0, memory_bytes=512 << 20, nproc=16, output_bytes=1 << 16)
 
@@ -36,7 +41,7 @@ def _sandbox_uids() -> set[int]:
                 for line in f:
                     if line.startswith("Uid:"):
                         uid = int(line.split()[1])
-                        if sb._UID_RANGE[0] <= uid < sb._UID_RANGE[1]:
+                        if UID_RANGE[0] <= uid < UID_RANGE[1]:
                             found.add(uid)
                         break
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -242,6 +247,124 @@ def test_peer_cannot_see_secret_or_report_channel(iso: sb.Isolation) -> None:
     assert res.exit_code == 0, res.stderr
     assert b"topsecret" not in res.stdout + res.stderr + res.report
     assert res.report == b"", "the peer reached the report channel"
+
+
+NAMESPACE_ESCAPE = r"""
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(name, fn):
+    try:
+        r = fn()
+    except OSError as e:
+        r, err = -1, e.errno
+    else:
+        err = ctypes.get_errno() if r == -1 else 0
+    print(name, "OK" if r != -1 else errno.errorcode.get(err, err))
+attempt("unshare-user", lambda: libc.unshare(0x10000000))  # CLONE_NEWUSER
+attempt("chroot", lambda: os.chroot("/") or 0)
+attempt("unshare-mount", lambda: libc.unshare(0x00020000))
+attempt("setns", lambda: libc.setns(0, 0))
+attempt("clone-user", lambda: libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0) if os.uname().machine == "x86_64" else -1)
+hdr, data = (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()
+libc.capget(hdr, data)
+print("caps", [data[i] for i in (0, 1, 3, 4)])
+pid = os.fork()  # plain fork and threads still work (clone without namespace flags, clone3 -> clone)
+if pid == 0:
+    os._exit(0)
+import threading
+t = threading.Thread(target=print, args=("thread", "ok"))
+t.start(); t.join()
+print("fork", os.waitpid(pid, 0)[1])
+"""
+
+
+def _seccomp_action(prog: bytes, nr: int, arch: int, arg0: int = 0) -> int:
+    """Run the classic-BPF program ``prog`` on a ``struct seccomp_data``; the action it returns."""
+    data = struct.pack("=iIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
+    insns = [struct.unpack_from("=HBBI", prog, i) for i in range(0, len(prog), 8)]
+    pc, acc = 0, 0
+    while True:
+        op, jt, jf, k = insns[pc]
+        if op == kernel.BPF_RET_K:
+            return k
+        if op == kernel.BPF_LD_W_ABS:
+            acc, taken = struct.unpack_from("=I", data, k)[0], None
+        else:
+            taken = {kernel.BPF_JEQ_K: acc == k, kernel.BPF_JGE_K: acc >= k, kernel.BPF_JSET_K: bool(acc & k)}[op]
+        pc += 1 + (0 if taken is None else (jt if taken else jf))
+
+
+@pytest.mark.parametrize("machine", sorted(kernel.SECCOMP_ARCH))
+def test_namespace_filter_decides_each_syscall(machine: str) -> None:
+    """The seccomp program itself, syscall by syscall, for each machine it is built for."""
+    prog = kernel.namespace_filter(machine)
+    arch, unshare, setns, clone, clone3, x32 = kernel.SECCOMP_ARCH[machine]
+    eperm, enosys = kernel.SECCOMP_RET_ERRNO | kernel.EPERM, kernel.SECCOMP_RET_ERRNO | kernel.ENOSYS
+    sigchld = 17
+    expect = {
+        (unshare, 0): eperm, (unshare, kernel.CLONE_NEWUSER): eperm, (setns, 0): eperm, (clone3, 0): enosys,
+        (clone, sigchld): kernel.SECCOMP_RET_ALLOW, (clone, 0x3D0F00): kernel.SECCOMP_RET_ALLOW,  # pthread flags
+        (0, 0): kernel.SECCOMP_RET_ALLOW,
+    }
+    for flag in (kernel.CLONE_NEWUSER, kernel.CLONE_NEWNS, kernel.CLONE_NEWNET, kernel.CLONE_NEWPID, kernel.CLONE_NEWCGROUP):
+        expect[(clone, flag | sigchld)] = eperm
+    if x32:
+        expect[(x32 | unshare, 0)] = eperm
+    for (nr, arg0), action in expect.items():
+        assert _seccomp_action(prog, nr, arch, arg0) == action, (machine, nr, hex(arg0))
+    assert _seccomp_action(prog, unshare, arch ^ 1) == kernel.SECCOMP_RET_KILL_PROCESS  # another syscall ABI
+    assert kernel.namespace_filter("pdp11") is None
+
+
+@pytest.mark.parametrize("spawn", ["zygote", "exec"])
+@pytest.mark.parametrize("mode", ["root-ns", "userns"])
+def test_no_nested_user_namespace_or_chroot(mode: str, spawn: str) -> None:
+    """Issue 24: unshare(CLONE_NEWUSER) and then chroot succeeded inside the sandbox; no namespace
+    and no capability may be had, while fork and threads keep working."""
+    if sb.isolation_mode(mode, spawn) is None:
+        pytest.skip(f"mode {mode} is not available here")
+    res = sb.run_program(NAMESPACE_ESCAPE, limits=SMALL, mode=mode, spawn=spawn, peer="import os\nos.read(3, 1)")
+    assert res.exit_code == 0, (res.stderr[-500:], res.setup_error)
+    lines = dict(line.split(" ", 1) for line in res.stdout.decode().splitlines())
+    for what in ("unshare-user", "chroot", "unshare-mount", "setns", "clone-user"):
+        assert lines[what] != "OK", f"{what} succeeded inside the sandbox: {res.stdout!r}"
+    assert lines["caps"] == "[0, 0, 0, 0]", f"the program holds capabilities: {lines['caps']}"
+    assert lines["thread"] == "ok" and lines["fork"] == "0", res.stdout
+
+
+REAPER = r'''
+import ctypes, json, os, subprocess, sys
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER: orphans become our children
+row = {"problem_id": "p", "entry_point": "add", "prompt": 'def add(a, b):\n    """a + b"""\n',
+       "tests": "def check(candidate):\n    assert candidate(2, 3) == 5\n", "response": "    return a + b\n"}
+path = os.path.join(sys.argv[1], "in.jsonl")
+with open(path, "w") as f:
+    f.write("\n".join([json.dumps(row)] * 4) + "\n")
+cli = "import sys; from rlbound.cli import main; sys.exit(main(sys.argv[1:]))"
+subprocess.run([sys.executable, "-c", cli, "grade", path, "--verifier", "humaneval", "--workers", "2"], check=True,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+direct = "from rlbound.verify.isolation import Limits, run_program; assert run_program('print(1)', limits=Limits()).ok"
+subprocess.run([sys.executable, "-c", direct], check=True)
+left = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        continue
+    comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+    if int(rest[1]) == os.getpid() and comm in ("rlbound-zygote", "unshare"):
+        left.append((int(pid), comm, rest[0]))
+print(json.dumps(left))
+'''
+
+
+def test_no_fork_server_outlives_a_grading_run(tmp_path: Path) -> None:
+    """Issue 24: fork servers were left as zombies after ``rlbound grade`` exited. Under a child
+    subreaper (which inherits whatever the run orphans), none may be left, running or zombie."""
+    out = subprocess.run([sys.executable, "-c", REAPER, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout) == [], f"fork servers left behind (pid, name, state): {out.stdout}"
 
 
 def test_exec_spawn_runs_programs() -> None:

@@ -20,7 +20,11 @@ in two processes of one sandbox run (``run_program(..., peer=...)``):
   peer. Arguments and results cross as plain data (None, bool, int, float, complex, str, bytes and
   lists, tuples, dicts, sets, frozensets of them; encoded as tagged JSON by exact type), so a
   result can never carry behaviour (no ``__eq__`` tricks). An exception of the candidate is raised
-  again in the tester as the builtin exception of the same name (else ``RuntimeError``);
+  again in the tester as the builtin exception of the same name when that is one of a fixed set
+  that no interpreter protocol catches implicitly (``ValueError``, ``TypeError``, ``KeyError``, ...),
+  else as ``RuntimeError("Name: message")``: a ``StopIteration`` would silently end the ``map`` in
+  ``assert all(map(...))`` and so pass it, an ``IndexError`` a ``__getitem__`` iteration, an
+  ``AttributeError`` a ``getattr`` with default;
 * a pass needs the tester to reach its last line: it then writes a per-run random nonce, which it
   received on fd 3 before anything else ran, to the report fd 4. The peer never holds that
   descriptor or the nonce and cannot read the tester's memory (other uid, not dumpable, no /proc),
@@ -60,19 +64,15 @@ import os
 import re
 import secrets
 import signal
-import threading
 import types
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
 from rlbound.errors import InputError
 from rlbound.types import Problem, Status, Verdict
-from rlbound.verify.base import Verifier
 from rlbound.verify.isolation import SANDBOX_VERSION, Limits, RunResult, run_program
 
-HUMANEVAL_REVISION = "humaneval-1"
+HUMANEVAL_REVISION = "humaneval-2"  # 2: candidate exceptions cannot steer the test (issue 24)
 STDIO_REVISION = "stdio-1"
 
 DEFAULT_LIMITS = Limits(wall_s=15.0, cpu_s=6.0, memory_bytes=1 << 30, nproc=16)
@@ -240,6 +240,15 @@ _rl_from = os.fdopen(5, "rb")
 _rl_to = os.fdopen(6, "wb")
 class _HarnessLimit(Exception):
     pass
+# The candidate's exceptions raised again under their own builtin class: only classes that no
+# interpreter protocol catches on its own. StopIteration ends a map/filter/starmap (so all(...) of
+# nothing passes), StopAsyncIteration an async loop, IndexError a __getitem__ iteration,
+# AttributeError makes getattr/hasattr fall back; those and every other name become RuntimeError,
+# so nothing the candidate raises can steer the test's control flow.
+_RL_RERAISE = {n: getattr(builtins, n) for n in (
+    "ArithmeticError", "AssertionError", "FloatingPointError", "KeyError", "LookupError", "NameError",
+    "NotImplementedError", "OverflowError", "RecursionError", "RuntimeError", "TypeError",
+    "UnboundLocalError", "ValueError", "ZeroDivisionError")}
 _rl_peer = {}
 def _rl_say(status, reason=""):
     extra = "".join(',"%s":%s' % (k, _enc(v)) for k, v in _rl_peer.items())
@@ -288,10 +297,10 @@ def _rl_candidate(*args, **kwargs):
     if "raise" in msg and type(msg["raise"]) is list and len(msg["raise"]) == 2:
         # (the peer's own message, not an encoded value: fields are plain JSON)
         name, text = str(msg["raise"][0]), str(msg["raise"][1])
-        cls = getattr(builtins, name, None)
-        if not (isinstance(cls, type) and issubclass(cls, Exception)):
-            cls = RuntimeError
-        raise cls(text)
+        cls = _RL_RERAISE.get(name)
+        if cls is not None:
+            raise cls(text)
+        raise RuntimeError("%s: %s" % (name, text))
     raise RuntimeError("candidate sent a malformed message")
 def _rl_main():
     ns = {"__name__": "__rlbound_test__", "__builtins__": builtins}
@@ -532,45 +541,3 @@ def load_humaneval(path: str | os.PathLike[str] | None = None) -> list[Problem]:
             ))
     return problems
 
-
-def verify_many(
-    verifier: Verifier,
-    items: Iterable[tuple[Problem, str]],
-    workers: int = 2,
-    *,
-    progress: bool = True,
-) -> list[Verdict]:
-    """Verify (problem, response) pairs concurrently; verdicts in input order.
-
-    For verifiers whose work happens in sandboxed subprocesses (the code verifiers): a thread pool
-    of ``workers`` keeps that many programs running at once (Chen et al. 2021's pass@k needs n
-    samples per problem graded; Yue et al. 2025 grade up to n = 1024). Other verifiers are called
-    the same way but must be thread-safe.
-    """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    pairs: Sequence[tuple[Problem, str]] = list(items)
-    out: list[Verdict | None] = [None] * len(pairs)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(pairs), desc=f"verify[{verifier.name}]", unit="sample", disable=None)
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        problem, response = pairs[i]
-        out[i] = verifier.verify(problem, response)
-        if bar is not None:
-            with lock:
-                bar.update(1)
-
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        for fut in [pool.submit(one, i) for i in range(len(pairs))]:
-            fut.result()  # the first exception (bad input) stops the batch
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if bar is not None:
-            bar.close()
-    return [v for v in out if v is not None]
