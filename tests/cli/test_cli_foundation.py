@@ -79,6 +79,29 @@ def test_compare_coverage_ids(capsys, tmp_path):
     assert cov == {"both": ["a"], "only_base": ["c"], "only_other": ["b"], "neither": ["d"]}
 
 
+def _results(path: Path, correct: dict[str, int], n: int) -> None:
+    path.write_text("".join(json.dumps({"problem_id": p, "correct": i < c}) + "\n"
+                            for p, c in correct.items() for i in range(n)))
+
+
+def test_compare_gives_a_boundary_verdict_and_chance_coverage(capsys, tmp_path):
+    base, other = tmp_path / "base.jsonl", tmp_path / "other.jsonl"
+    # 40 problems: other solves 20 that base never does; 20 both solve
+    _results(base, {f"p{i}": (0 if i < 20 else 3) for i in range(40)}, 8)
+    _results(other, {f"p{i}": 2 for i in range(40)}, 8)
+    rc, out, _ = run(capsys, "compare", str(base), str(other), "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["boundary"]["verdict"] == "widened" and d["boundary"]["k"] == 8
+    assert d["boundary"]["ci95"][0] > 0 and d["boundary"]["diff"] == pytest.approx(0.5)
+    assert set(d["coverage_chance"]) == {"only_base", "only_other"} and d["coverage_chance"]["only_other"] > 0
+    rc, text, _ = run(capsys, "compare", str(base), str(other))
+    assert text.splitlines()[0].startswith("boundary: WIDENED at k=8")
+    assert "expected by chance" in text
+    # the same runs compared with themselves: no verdict
+    rc, out, _ = run(capsys, "compare", str(base), str(base), "--json")
+    assert json.loads(out)["boundary"]["verdict"] == "inconclusive"
+
+
 @pytest.mark.parametrize(
     "content, expect",
     [

@@ -106,7 +106,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         comp = compare_runs(ids_b, n_b, c_b, ids_o, n_o, c_o, ks=args.k)
     except ValueError as e:
         raise InputError(str(e)) from None
+    from rlbound.metrics.verdicts import run_verdicts
+
     d = comp.to_json_dict()
+    d.update(run_verdicts(ids_b, n_b, c_b, ids_o, n_o, c_o))
     if args.json:
         print(json.dumps(d))
         return 0
@@ -116,7 +119,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def format_comparison(d: dict, base: str, other: str) -> str:
     """Plain-text tables of a ``Comparison.to_json_dict()``."""
-    lines = [f"base:  {base}", f"other: {other}", "",
+    b = d["boundary"]
+    lines = [f"boundary: {b['verdict'].upper()} at k={b['k']}: pass@{b['k']} other - base {b['diff']:+.4f} "
+             f"(95% CI [{b['ci95'][0]:+.4f}, {b['ci95'][1]:+.4f}], {b['problems']} problems, sign-flip p = "
+             f"{b['p_value']:.3f})", "", f"base:  {base}", f"other: {other}", "",
              f"{'k':>6}  {'base':>8}  {'95% CI':>17}  {'other':>8}  {'95% CI':>17}"]
     for k in d["ks"]:
         kb, ko = d["pass_at_k"]["base"][str(k)], d["pass_at_k"]["other"][str(k)]
@@ -132,10 +138,12 @@ def format_comparison(d: dict, base: str, other: str) -> str:
     total = sum(len(v) for v in cov.values()) or 1
     lines.append("")
     lines.append("solvable coverage (solved = at least one correct sample):")
+    chance = d["coverage_chance"]
     for key in ("both", "only_base", "only_other", "neither"):
         ids = cov[key]
         shown = ", ".join(map(str, ids[:8])) + (" ..." if len(ids) > 8 else "")
-        lines.append(f"  {key:<10} {len(ids):>5}  {100 * len(ids) / total:5.1f}%  {shown}")
+        expected = f" (about {chance[key]:.1f} expected by chance)" if key in chance else ""
+        lines.append(f"  {key:<10} {len(ids):>5}  {100 * len(ids) / total:5.1f}%{expected}  {shown}")
     hist = d["histogram"]
     lines.append("")
     lines.append(f"{'accuracy bin':>12}  {'base':>5}  {'other':>5}")
