@@ -106,10 +106,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         comp = compare_runs(ids_b, n_b, c_b, ids_o, n_o, c_o, ks=args.k)
     except ValueError as e:
         raise InputError(str(e)) from None
-    from rlbound.metrics.verdicts import run_verdicts
-
     d = comp.to_json_dict()
-    d.update(run_verdicts(ids_b, n_b, c_b, ids_o, n_o, c_o))
     if args.json:
         print(json.dumps(d))
         return 0

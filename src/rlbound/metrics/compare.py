@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix
 from rlbound.metrics.stats import _check_level, _percentiles, bootstrap_means
+from rlbound.metrics.verdicts import BoundaryVerdict, boundary_verdict, coverage_chance
 
 # --------------------------------------------------------------------------------------------
 # crossing point k*
@@ -287,6 +288,8 @@ class Comparison:
     n_boot: int
     seed: int
     level: float
+    boundary: BoundaryVerdict
+    coverage_chance: tuple[float, float]  # (only base, only other) expected if one model made both runs
 
     @property
     def crossing_k(self) -> int | None:
@@ -322,6 +325,8 @@ class Comparison:
                 "other": list(self.histogram_other),
             },
             "bootstrap": {"n_boot": self.n_boot, "seed": self.seed, "level": self.level},
+            "boundary": self.boundary.to_dict(),
+            "coverage_chance": {"only_base": self.coverage_chance[0], "only_other": self.coverage_chance[1]},
         }
 
 
@@ -358,7 +363,9 @@ def compare_runs(
     """Compare a base run with another (RL, distilled, ...) run as Yue et al. 2025 do.
 
     Joins the runs by problem id (inner join, base order; drops counted), then computes on the
-    shared problems: unbiased pass@k curves (Chen et al. 2021) with paired percentile-bootstrap
+    shared problems: the boundary verdict at the largest k both runs support (widened / narrowed /
+    inconclusive from an exact sign-flip interval, ``rlbound.metrics.verdicts``) and the one-sided
+    coverage expected by chance; unbiased pass@k curves (Chen et al. 2021) with paired percentile-bootstrap
     CIs over problems, their paired differences, the crossing point k* with its CI and the share of
     replicates without a crossing, the efficiency gap pass@K(base) - pass@1(other) with K the
     largest k in ``ks``, the solvable-coverage table and both accuracy histograms.
@@ -426,4 +433,6 @@ def compare_runs(
         n_boot=n_boot,
         seed=seed,
         level=level,
+        boundary=boundary_verdict(nb, cb, no, co, level=level, seed=seed),
+        coverage_chance=coverage_chance(nb, cb, no, co),
     )

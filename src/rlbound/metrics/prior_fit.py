@@ -7,7 +7,7 @@ independent per-problem posterior variances understate the interval of the mean 
 Extrapolating far beyond n (k = 256 from a 32-sample pilot) leans on the fit most: on a polarised
 RL run of the sandbox, refits of the pilot's prior moved the curve at k = 256 by sd 0.11, over three
 times the half-width (0.032) the independent variances predicted, and the adaptive sampler had
-stopped on that prediction (docs/LOG.md, 2026-12-03 (session 6)).
+stopped on that prediction (docs/LOG.md, 2026-12-03 "adaptive sampling: the fitted prior's own uncertainty").
 
 Following Laird & Louis (1987, "Empirical Bayes confidence intervals based on bootstrap samples",
 JASA 82:739), the prior is refitted to problems resampled with replacement (``bootstrap_priors``),

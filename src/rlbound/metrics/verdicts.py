@@ -229,16 +229,3 @@ def coverage_chance(n_base: ArrayLike, c_base: ArrayLike, n_other: ArrayLike,
     only_other = np.where(t <= nof, np.exp(_log_choose(nof, np.minimum(t, nof)) - denom), 0.0)
     return float(only_base.sum()), float(only_other.sum())
 
-
-def run_verdicts(ids_base: list[str], n_base: ArrayLike, c_base: ArrayLike, ids_other: list[str], n_other: ArrayLike,
-                 c_other: ArrayLike, *, seed: int = 0) -> dict[str, object]:
-    """``boundary`` (``boundary_verdict``) and ``coverage_chance`` of two runs joined by problem id
-    (inner join in base order, as ``compare_runs``), in the JSON form of ``rlbound compare --json``."""
-    pos = {pid: i for i, pid in enumerate(ids_other)}
-    keep = [i for i, pid in enumerate(ids_base) if pid in pos]
-    take = [pos[ids_base[i]] for i in keep]
-    nb, cb = np.asarray(n_base)[keep], np.asarray(c_base)[keep]
-    no, co = np.asarray(n_other)[take], np.asarray(c_other)[take]
-    e_base, e_other = coverage_chance(nb, cb, no, co)
-    return {"boundary": boundary_verdict(nb, cb, no, co, seed=seed).to_dict(),
-            "coverage_chance": {"only_base": e_base, "only_other": e_other}}

@@ -17,8 +17,9 @@ both into notes).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -149,18 +150,8 @@ def read_perplexity(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray] | 
 def read_perplexities(runs: Mapping[str, RunData]) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """``read_perplexity`` of every run that has scored responses, and a note per run that has no
     file or a malformed one (skipped)."""
-    ppl, notes = {}, []
-    for lab, r in runs.items():
-        try:
-            got = read_perplexity(r.path)
-        except InputError as e:
-            notes.append(f"{lab}: {PERPLEXITY_FILE} skipped: {e}")
-            continue
-        if got is None:
-            notes.append(f"{lab}: no {PERPLEXITY_FILE} (score its responses with 'rlbound perplexity').")
-        elif got:
-            ppl[lab] = got
-    return ppl, notes
+    return _read_each(runs, read_perplexity, PERPLEXITY_FILE,
+                      f"no {PERPLEXITY_FILE} (score its responses with 'rlbound perplexity').")
 
 
 def read_token_entropy(run_dir: str | os.PathLike[str]) -> tuple[np.ndarray, float] | None:
@@ -200,15 +191,24 @@ def read_token_entropy(run_dir: str | os.PathLike[str]) -> tuple[np.ndarray, flo
 def read_entropies(runs: Mapping[str, RunData]) -> tuple[dict[str, np.ndarray], dict[str, float], list[str]]:
     """``read_token_entropy`` of every run that stored its tokens' log-probabilities (per-response
     means, token-weighted means), and a note per run that has none or a malformed file (skipped)."""
-    per_response, token_weighted, notes = {}, {}, []
+    got, notes = _read_each(runs, read_token_entropy, LOGPROBS_FILE,
+                            f"no token log-probabilities stored ({LOGPROBS_FILE}; sample with logprobs on).")
+    return {lab: g[0] for lab, g in got.items()}, {lab: g[1] for lab, g in got.items()}, notes
+
+
+def _read_each(runs: Mapping[str, RunData], read: Callable[[Path], Any], file: str,
+               missing: str) -> tuple[dict[str, Any], list[str]]:
+    """``read(run.path)`` of every run, and a note per run whose file is absent (``read`` gave None)
+    or malformed (InputError; the run is skipped). Empty results are dropped without a note."""
+    out, notes = {}, []
     for lab, r in runs.items():
         try:
-            got = read_token_entropy(r.path)
+            got = read(r.path)
         except InputError as e:
-            notes.append(f"{lab}: {LOGPROBS_FILE} skipped: {e}")
+            notes.append(f"{lab}: {file} skipped: {e}")
             continue
         if got is None:
-            notes.append(f"{lab}: no token log-probabilities stored ({LOGPROBS_FILE}; sample with logprobs on).")
-        else:
-            per_response[lab], token_weighted[lab] = got
-    return per_response, token_weighted, notes
+            notes.append(f"{lab}: {missing}")
+        elif len(got):
+            out[lab] = got
+    return out, notes
