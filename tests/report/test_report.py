@@ -416,3 +416,44 @@ def test_passk_curves_marks_crossing_on_log2_axis():
     assert (mk.label, mk.x, mk.y, mk.x_low, mk.x_high) == ("r", 2.0, 0.5, 2.0, 4.0)
     t = efficiency_table(s, 4, "b")
     assert [r[0] for r in t.rows] == ["b", "r"] and t.rows[1][5] == pytest.approx(0.9 - 0.4)
+
+
+# ------------------------------------------------------------------------------------------------
+# the answer first: findings table, configuration last
+# ------------------------------------------------------------------------------------------------
+
+
+def test_report_opens_with_the_findings_and_ends_with_the_configuration(real, syn):
+    for _root, res in (real, syn):
+        html = res.html_path.read_text(encoding="utf-8")
+        m = json.loads(res.metrics_path.read_text())
+        first_section = re.search(r'<section id="([^"]+)"', html).group(1)
+        assert first_section == "findings"
+        assert html.index('id="findings"') < html.index("<figure") < html.index('id="config"')
+        sections = re.findall(r'<section id="([^"]+)"', html)
+        assert sections[-1] == "config"
+        # without study findings: every comparison's boundary verdict with its interval, from compare_runs
+        bounds = [f for f in m["findings"] if "boundary at pass@" in f["finding"]]
+        assert len(bounds) == len(m["comparisons"])
+        for f in bounds:
+            label = f["finding"].split(" vs ")[0]
+            b = m["comparisons"][label]["boundary"]
+            assert f["verdict"] == b["verdict"] and f["ci95"] == b["ci95"]
+    # the first four of each problem's eight samples against all eight: not a widening
+    real_m = json.loads(real[1].metrics_path.read_text())
+    assert real_m["comparisons"]["first4"]["boundary"]["verdict"] != "widened"
+
+
+def test_report_takes_study_findings_verbatim(tmp_path, syn):
+    root, _ = syn
+    rows = [{"key": "crossing", "claim": "RL above base at k=1", "measured": "pass@1 +0.1", "verdict": "held",
+             "ci95": [0.05, 0.15], "tested": "pass@K diff", "numbers": {}}]
+    res = build_report([root / "base", root / "rl200"], labels=["base", "rl200"], out_dir=tmp_path / "r",
+                       progress=False, findings=rows)
+    m = json.loads(res.metrics_path.read_text())
+    assert m["findings"] == [{"finding": "RL above base at k=1", "measured": "pass@1 +0.1", "tested": "pass@K diff",
+                              "ci95": [0.05, 0.15], "verdict": "held"}]
+    html = res.html_path.read_text(encoding="utf-8")
+    assert "[0.05, 0.15]" in html and html.index("RL above base at k=1") < html.index("<figure")
+    # step-checked runs: the CoT-pass@k figure is the headline, in section 1 before answer pass@k
+    assert html.index('id="fig-cot_passk"') < html.index('id="fig-passk"')

@@ -44,9 +44,17 @@ def test_smoke_study_end_to_end(tmp_path):
     found = json.loads((out / "findings.json").read_text())
     keys = {f["key"] for f in found["findings"]}
     assert {"crossing", "coverage", "checkpoints", "distillation", "distillation_cot", "perplexity", "cot_base",
-            "crossing_cot"} <= keys
-    assert all(f["held"] in (True, False, None) for f in found["findings"])
-    assert "RL wins at k=1" in proc.stdout
+            "crossing_cot", "entropy", "support"} <= keys
+    verdicts = {f["key"]: f["verdict"] for f in found["findings"]}
+    assert set(verdicts.values()) <= {"held", "contradicted", "inconclusive", "info"}
+    for f in found["findings"]:  # a verdict is read off its interval: 0 inside means inconclusive
+        if f["ci95"] is not None and f["ci95"][0] <= 0 <= f["ci95"][1] and f["verdict"] != "info":
+            assert f["verdict"] == "inconclusive", f
+    # 12 problems x n=8 cannot show a distillation gain (a point comparison used to call it held)
+    assert verdicts["distillation"] != "held" and verdicts["distillation_cot"] != "held"
+    assert "token log-probabilities not recorded" not in {f["measured"] for f in found["findings"]}
+    assert (out / "runs" / "base" / "token_logprobs.parquet").exists()
+    assert "RL above base at k=1" in proc.stdout and "95% CI" in proc.stdout
     # a second run reuses every stage's output
     again = subprocess.run([EXE, "study", "--preset", "smoke", "--out", str(out)], capture_output=True, text=True,
                            timeout=300, env=env)
@@ -65,10 +73,11 @@ def test_smoke_study_over_two_seeds(tmp_path):
     assert summary["seeds"] == [0, 1]
     rows = {r["key"]: r for r in summary["findings"]}
     assert set(rows["crossing"]["measured"]) == {"0", "1"} and rows["crossing"]["evaluated"] == 2
-    assert 0 <= rows["crossing"]["held"] <= 2
+    assert 0 <= rows["crossing"]["held"] <= 2 and set(rows["crossing"]["verdicts"]) == {"0", "1"}
+    assert rows["crossing"]["pooled"]["verdict"] in {"held", "contradicted", "inconclusive"}
     seeds = {s: RunStore.open(out / f"seed-{s}" / "runs" / "base").manifest.sampling["seed"] for s in (0, 1)}
     assert seeds[0] != seeds[1]
-    assert "over seeds 0, 1" in proc.stdout and "seed 1:" in proc.stdout
+    assert "over seeds 0, 1" in proc.stdout and "seed 1 [" in proc.stdout and "pooled 95% CI" in proc.stdout
     bad = subprocess.run([EXE, "study", "--preset", "smoke", "--seeds", "0,x", "--out", str(out)],
                          capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2 and "seeds" in bad.stderr and "Traceback" not in bad.stderr

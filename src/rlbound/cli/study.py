@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of RL, distillation and sampling (default: the preset's, 0); the test problems stay the same")
     s.add_argument("--seeds", default=None, metavar="S1,S2,...",
                    help="run the study once per seed into OUT/seed-<S> (trained models shared) and print in how "
-                   "many seeds each finding held; writes OUT/seeds.json")
+                   "each finding's verdict per seed and pooled over seeds; writes OUT/seeds.json")
     s.set_defaults(func=cmd_study)
 
 

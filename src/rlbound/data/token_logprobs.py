@@ -31,7 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rlbound.errors import InputError
@@ -65,6 +67,24 @@ def read_table(store: Any) -> pa.Table | None:
     """``token_logprobs.parquet`` merged with the unmerged shards (see the module docstring), in
     problem order then sample_index; None when the run has neither. InputError for a malformed file."""
     return _merge(store, shard_paths(store.path))
+
+
+def mean_nll(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per row of a ``read_table`` table: (problem ids, mean of -logprob over the row's finite
+    tokens, token counts), rows without a finite token dropped. The mean is the sampled-token
+    estimate of the per-token entropy of the sampling distribution (Yue et al. 2025, Sec. 5).
+    InputError when a log-probability is above 0."""
+    col = pc.fill_null(table.column("logprobs").combine_chunks(), pa.scalar([], type=SCHEMA.field("logprobs").type))
+    vals = pc.fill_null(pc.list_flatten(col).cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
+    good = np.isfinite(vals)
+    if (vals[good] > 1e-6).any():
+        raise InputError("log-probabilities must be <= 0", path=LOGPROBS_FILE, field="logprobs")
+    count = np.bincount(parents[good], minlength=table.num_rows)
+    total = np.bincount(parents[good], weights=-vals[good], minlength=table.num_rows)
+    has = count > 0
+    ids = [pid for pid, h in zip(table.column("problem_id").to_pylist(), has, strict=True) if h]
+    return ids, total[has] / count[has], count[has]
 
 
 def consolidate(store: Any) -> int | None:

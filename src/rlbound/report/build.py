@@ -101,6 +101,7 @@ def build_report(
     ks: Sequence[int] | None = None,
     extra_metrics: bool = False,
     progress: bool = True,
+    findings: Sequence[Mapping[str, Any]] | None = None,
 ) -> ReportResult:
     """Build the report of Yue et al. 2025's analyses for ``run_dirs`` into ``out_dir``.
 
@@ -114,6 +115,8 @@ def build_report(
             plus that n); 1 and K (the largest power of two every run reaches) are always added.
         extra_metrics: also compute maj@k (Monte Carlo), G-Pass@k_tau, mG-Pass@k and Cover@tau.
         progress: show tqdm bars.
+        findings: verdict rows to open the report with (``rlbound.study.findings.to_json``, as
+            ``rlbound study`` passes them); default: each run's boundary verdict against the base.
 
     Returns:
         ``ReportResult``. Raises InputError for bad input (unknown base, k above n, an unreadable
@@ -160,6 +163,9 @@ def build_report(
                "bootstrap": {"n_boot": N_BOOT, "seed": SEED, "level": 0.95}, **rep.metrics}
     summary = overview.summary(metrics, order, base, K)
     metrics["summary"] = summary
+    verdicts = overview.findings_table(findings, metrics["comparisons"], base)
+    metrics["findings"] = [dict(zip(("finding", "measured", "tested", "ci95", "verdict"), row, strict=True))
+                           for row in verdicts.rows]
     metrics["notes"] = rep.notes
     colors = plots.color_map(order)
     drawn = {key: plots.draw(rec, colors)
@@ -167,7 +173,7 @@ def build_report(
     metrics["figures"] = sorted(drawn)
     sections = page.sections(rep.figures, drawn, rep.notes, rep.tables, K)
     html_text = render_page(page.report_page(order, base, created, summary, overview.config_table(runs, order),
-                                             sections, colors))
+                                             sections, colors, verdicts))
     return _write_outputs(out, drawn, metrics, html_text, order, base, rep.notes)
 
 

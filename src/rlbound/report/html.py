@@ -2,7 +2,8 @@
 no fonts or anything else fetched from a network; it opens offline in any browser.
 
 The page lays out the analyses of Yue et al. 2025 (arXiv 2504.13837) that ``build.py`` computed:
-a summary, the configuration of every run, then one section per analysis. Every value is escaped.
+the findings table (each verdict with its 95% interval), a summary, one section per analysis, then
+the configuration of every run. Every value is escaped.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Page:
     sections: tuple[Section, ...]
     colors: dict[str, str] = field(default_factory=dict)
     footer: str = ""
+    findings: Table | None = None
 
 
 _CSS = """
@@ -164,13 +166,15 @@ def render_page(page: Page) -> str:
         f"<title>{_esc(page.title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{_esc(page.title)}</h1><p class=\"subtitle\">{_esc(page.subtitle)}</p>",
         f"<p>Runs: {legend}</p>" if legend else "",
+        ('<section id="findings"><h2>Findings</h2>' + render_table(page.findings) + "</section>"
+         if page.findings is not None and page.findings.rows else ""),
         '<section id="summary"><h2>Summary</h2><ul class="summary">',
         "".join(f"<li>{_esc(s)}</li>" for s in page.summary),
         "</ul></section>",
+        "".join(render_section(s, page.colors) for s in page.sections),
         '<section id="config"><h2>Runs and their configuration</h2>',
         render_table(page.config, page.colors),
         "</section>",
-        "".join(render_section(s, page.colors) for s in page.sections),
         f"<footer>{_esc(page.footer)}</footer>" if page.footer else "",
         "</main></body></html>",
     ]

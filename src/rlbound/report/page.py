@@ -37,8 +37,9 @@ _SECTIONS = (
 
 
 def report_page(order: Sequence[str], base: str, created: str, summary: Sequence[str], config: Table,
-                sections: tuple[Section, ...], colors: Mapping[str, str]) -> Page:
-    """The whole page: title, subtitle (base run, time, version), summary, configuration, sections, footer."""
+                sections: tuple[Section, ...], colors: Mapping[str, str], findings: Table | None = None) -> Page:
+    """The whole page: title, subtitle (base run, time, version), findings, summary, sections,
+    configuration, footer."""
     return Page(
         title="rlbound report: " + " vs ".join(order),
         subtitle=f"Analyses of Yue et al. 2025 (arXiv 2504.13837), base run: {base}. Generated {created} by "
@@ -47,6 +48,7 @@ def report_page(order: Sequence[str], base: str, created: str, summary: Sequence
         config=config,
         sections=sections,
         colors=dict(colors),
+        findings=findings,
         footer="pass@k: unbiased estimator of Chen et al. 2021, averaged over problems; bands and CIs: 95% "
         f"percentile bootstrap over problems ({N_BOOT} replicates, seed {SEED}). Self-contained page: no scripts, "
         "no network requests.",
@@ -69,7 +71,11 @@ def sections(figures: Mapping[str, FigureRecord], drawn: Mapping[str, tuple[byte
         return [TableBlock(t) for t in tables.get(key, ())]
 
     blocks: dict[str, list[Any]] = {
-        "passk": fig_block("passk", "pass@k against k, 95% bands; k* marks where the base catches up with each run.")
+        # With step-checked responses the headline is CoT-pass@k: answer pass@k at large k is
+        # dominated by answers guessed right after a wrong step.
+        "passk": fig_block("cot_passk", "Headline: CoT-pass@k (answer and every step right, dashed, 95% band) "
+                           "next to answer pass@k (solid).")
+        + fig_block("passk", "pass@k against k, 95% bands; k* marks where the base catches up with each run.")
         + note_blocks("passk_k", "passk") + note_blocks("config"),
         "table2": table_blocks("table2"),
         "coverage": table_blocks("coverage")
@@ -79,7 +85,8 @@ def sections(figures: Mapping[str, FigureRecord], drawn: Mapping[str, tuple[byte
                                 "dotted lines: medians.") + table_blocks("perplexity") + note_blocks("perplexity"),
         "training": fig_block("training", f"pass@1 and pass@{K} per checkpoint, one line per training run.")
         + note_blocks("training"),
-        "cot": fig_block("cot_passk", "Solid: pass@k; dashed: CoT-pass@k with its 95% band.") + note_blocks("cot")
+        "cot": ([NoteBlock("The CoT-pass@k figure heads section 1.")] if "cot_passk" in drawn else [])
+        + note_blocks("cot")
         + fig_block("extra_metrics", "maj@k (Monte Carlo over k-subsets), G-Pass@k against tau, Cover@tau against tau.")
         + note_blocks("extra"),
         "entropy": fig_block("entropy", "Share of each run's responses per bin of the per-response entropy estimate; "

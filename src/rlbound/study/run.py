@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rlbound.data.atomic import atomic_write_text
 from rlbound.errors import InputError
 from rlbound.study import findings as F
@@ -126,10 +128,9 @@ def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool, log: Log) -
     from rlbound.rl.trainer import TrainConfig, train
 
     save_every = math.gcd(*p.rl_checkpoints)
-    variants: list[tuple[str, dict]] = [(algo, {"algo": algo}) for algo in p.algorithms]
-    if p.ablations:
-        variants += [("grpo_kl0.001", {"algo": "grpo", "kl": 0.001}),
-                     ("grpo_rollouts4x", {"algo": "grpo", "rollouts": 4 * p.rl_rollouts})]
+    ablations = {"grpo_kl0.001": {"algo": "grpo", "kl": 0.001},
+                 "grpo_rollouts4x": {"algo": "grpo", "rollouts": 4 * p.rl_rollouts}}
+    variants = [(name, ablations.get(name, {"algo": name})) for name in rl_variants(p)]
     out: dict[str, list[tuple[int, Path]]] = {}
     for name, over in variants:
         cfg = TrainConfig(model=str(base), out=str(work / "rl" / name), task="sandbox", steps=p.rl_steps,
@@ -189,7 +190,7 @@ def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyP
     out = runs_dir / spec.label
     cfg = SampleConfig(model=str(spec.model), benchmark=str(test_file), out=str(out), backend="hf", n=p.n,
                        temperature=spec.temperature, top_p=1.0, max_new_tokens=p.max_new_tokens, seed=p.seed,
-                       template="raw", batch_size=p.sample_batch_size)
+                       template="raw", batch_size=p.sample_batch_size, logprobs=True)
     log(f"sampling {spec.label}: {p.test_problems} problems x n={p.n} at temperature {spec.temperature}")
     store = run_sampling(cfg, progress=progress)
     if spec.train_run is not None:
@@ -212,29 +213,94 @@ def _mark_checkpoint(store: Any, spec: RunSpec) -> None:
 
 
 def _perplexities(run_paths: Mapping[str, Path], labels: Sequence[str], base: Path, progress: bool,
-                  log: Log) -> dict[str, Any]:
-    """Stage 5: each run of ``labels`` scored under the base model (side file, once); the perplexities."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
+                  log: Log) -> None:
+    """Stage 5: each run of ``labels`` scored under the base model (side file, written once)."""
     from rlbound.scoring.perplexity import SIDE_FILE, score_run
 
-    ppl = {}
     for label in labels:
         if not (run_paths[label] / SIDE_FILE).exists():
             log(f"perplexity of {label}'s responses under the base model")
             score_run(run_paths[label], str(base), scorer_label="base", progress=progress)
-        ppl[label] = np.asarray(pq.read_table(run_paths[label] / SIDE_FILE)["perplexity"].to_numpy(), dtype=float)
-    return ppl
 
 
-def _findings(p: StudyPreset, run_paths: Mapping[str, Path], rl_names: Sequence[str],
-              ppl: Mapping[str, Any]) -> list[F.Finding]:
-    """Stage 6: every finding of ``rlbound.study.findings`` on the sampled runs."""
+def rl_variants(p: StudyPreset) -> list[str]:
+    """Names of the RL runs a preset trains (``grpo`` first), as ``_rl_runs`` names them."""
+    return list(p.algorithms) + (["grpo_kl0.001", "grpo_rollouts4x"] if p.ablations else [])
+
+
+@dataclass
+class StudyData:
+    """What the findings are judged on, per run label: answer and CoT counts, and per-response
+    perplexity under base, entropy estimates and distinct correct solutions where measured."""
+
+    counts: dict[str, F.Counts]
+    cot: dict[str, F.Counts]
+    ppl: dict[str, F.PerResponse | None]
+    entropy: dict[str, F.PerResponse | None]
+    support: dict[str, dict[str, int]]
+
+
+def _distinct_correct(store: Any) -> dict[str, int]:
+    """Per problem, how many distinct response texts are correct in every step (support of correct
+    solutions, Wu et al. 2025, arXiv 2507.14843); whitespace-normalised."""
+    verdicts = store.verdicts()
+    seen: dict[str, set[str]] = {p.id: set() for p in store.problems()}
+    for s in store.samples():
+        v = verdicts.get((s.problem_id, s.sample_index))
+        if v is not None and (v.steps_correct if v.steps_correct is not None else v.correct):
+            seen.setdefault(s.problem_id, set()).add(" ".join(s.text.split()))
+    return {pid: len(texts) for pid, texts in seen.items()}
+
+
+def load_study_data(run_paths: Mapping[str, Path], final_rl: str) -> StudyData:
+    """Read the runs of a finished sampling stage (``runs/<label>``) into ``StudyData``."""
+    import pyarrow.parquet as pq
+
+    from rlbound.data import token_logprobs
     from rlbound.data.store import RunStore
+    from rlbound.scoring.perplexity import SIDE_FILE
 
+    stores = {lab: RunStore.open(path) for lab, path in run_paths.items()}
+    data = StudyData({lab: st.counts() for lab, st in stores.items()},
+                     {lab: stores[lab].counts("steps_correct") for lab in ("base", final_rl, "distilled")},
+                     {}, {}, {})
+    for lab in ("base", final_rl):
+        side = run_paths[lab] / SIDE_FILE
+        t = pq.read_table(side, columns=["problem_id", "perplexity"]) if side.exists() else None
+        data.ppl[lab] = None if t is None else (t["problem_id"].to_pylist(), t["perplexity"].to_numpy())
+        lp = token_logprobs.read_table(stores[lab])
+        data.entropy[lab] = None if lp is None else token_logprobs.mean_nll(lp)[:2]
+        data.support[lab] = _distinct_correct(stores[lab])
+    return data
+
+
+def pool(per_seed: Mapping[int, StudyData]) -> StudyData:
+    """Seeds' data as one study whose problems are (seed, problem) pairs: the pooled verdicts pair each
+    seed's problems with the same seed's base."""
+    def counts(parts: list[tuple[int, F.Counts]]) -> F.Counts:
+        return ([f"seed-{s}/{i}" for s, c in parts for i in c[0]], np.concatenate([c[1] for _, c in parts]),
+                np.concatenate([c[2] for _, c in parts]))
+
+    def per_response(parts: list[tuple[int, F.PerResponse | None]]) -> F.PerResponse | None:
+        if any(v is None for _, v in parts):
+            return None
+        return ([f"seed-{s}/{i}" for s, v in parts for i in v[0]], np.concatenate([v[1] for _, v in parts]))
+
+    seeds = list(per_seed)
+    first = per_seed[seeds[0]]
+    return StudyData(
+        {lab: counts([(s, per_seed[s].counts[lab]) for s in seeds]) for lab in first.counts},
+        {lab: counts([(s, per_seed[s].cot[lab]) for s in seeds]) for lab in first.cot},
+        {lab: per_response([(s, per_seed[s].ppl[lab]) for s in seeds]) for lab in first.ppl},
+        {lab: per_response([(s, per_seed[s].entropy[lab]) for s in seeds]) for lab in first.entropy},
+        {lab: {f"seed-{s}/{i}": v for s in seeds for i, v in per_seed[s].support[lab].items()}
+         for lab in first.support})
+
+
+def judge(p: StudyPreset, data: StudyData) -> list[F.Finding]:
+    """Stage 6: every finding of ``rlbound.study.findings`` on the study's data, with its verdict."""
     final_rl = f"grpo-step{p.rl_steps}"
-    counts = {lab: RunStore.open(path).counts() for lab, path in run_paths.items()}
+    counts, cot = data.counts, data.cot
     k_big = p.n
     ks = [k for k in (1 << e for e in range(12)) if k <= p.n]
     found = [
@@ -242,9 +308,10 @@ def _findings(p: StudyPreset, run_paths: Mapping[str, Path], rl_names: Sequence[
         F.coverage(counts["base"], counts[final_rl]),
         F.checkpoints([(0, counts["base"])] + [(s, counts[f"grpo-step{s}"]) for s in p.rl_checkpoints], k_big),
         F.distillation(counts["base"], counts["distilled"], ks),
-        F.perplexity(ppl["base"], ppl[final_rl]),
+        F.perplexity(data.ppl["base"], data.ppl[final_rl]),
+        F.entropy(data.entropy["base"], data.entropy[final_rl]),
+        F.support(data.support["base"], data.support[final_rl]),
     ]
-    cot = {label: RunStore.open(run_paths[label]).counts("steps_correct") for label in ("base", final_rl, "distilled")}
     for label in ("base", final_rl):
         found.append(F.cot_gap(label, counts[label], cot[label], k_big))
     # The same comparison on CoT-pass@k: immune to answers guessed right after a wrong step.
@@ -256,11 +323,21 @@ def _findings(p: StudyPreset, run_paths: Mapping[str, Path], rl_names: Sequence[
         t2 = p.extra_temperature
         cross2 = F.crossing(counts[f"base-T{t2}"], counts[f"{final_rl}-T{t2}"], k_big)
         found.append(replace(cross2, key=f"crossing_T{t2}", claim=f"at temperature {t2}: " + cross2.claim))
-    for name in rl_names:
+    for name in rl_variants(p):
         if name != "grpo":
             gap = F.crossing(counts["base"], counts[name], k_big)
             found.append(replace(gap, key=f"crossing_{name}", claim=f"{name}: " + gap.claim))
     return found
+
+
+def run_paths_of(p: StudyPreset, out_dir: str | Path) -> dict[str, Path]:
+    """The run folder of every model a finished study sampled (``out_dir/runs/<label>``)."""
+    runs = Path(out_dir) / "runs"
+    labels = ["base"] + [f"grpo-step{s}" for s in p.rl_checkpoints] + [n for n in rl_variants(p) if n != "grpo"]
+    labels.append("distilled")
+    if p.extra_temperature:
+        labels += [f"base-T{p.extra_temperature}", f"grpo-step{p.rl_steps}-T{p.extra_temperature}"]
+    return {lab: runs / lab for lab in labels}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -302,14 +379,14 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     stages.done("sampling")
 
     # 5. perplexity under the base model
-    ppl = _perplexities(run_paths, ("base", f"grpo-step{p.rl_steps}"), base, progress, log)
+    _perplexities(run_paths, ("base", f"grpo-step{p.rl_steps}"), base, progress, log)
     stages.done("perplexity")
 
     # 6. findings and report
-    found = _findings(p, run_paths, list(rl), ppl)
+    found = judge(p, load_study_data(run_paths, f"grpo-step{p.rl_steps}"))
     labels = list(run_paths)
     report = build_report([run_paths[lab] for lab in labels], labels=labels, base="base", out_dir=out / "report",
-                          progress=progress)
+                          progress=progress, findings=F.to_json(found))
     stages.done("report")
     result = {"preset": asdict(p), "findings": F.to_json(found), "stage_seconds": stages.total(),
               "report": str(report.html_path), "from_scratch": from_scratch}

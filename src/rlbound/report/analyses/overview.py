@@ -53,6 +53,36 @@ def summary(m: Mapping[str, Any], order: Sequence[str], base: str, K: int) -> li
     return out
 
 
+def findings_table(findings: Sequence[Mapping[str, Any]] | None, comparisons: Mapping[str, Mapping[str, Any]],
+                   base: str) -> Table:
+    """The report's first table: each finding, what was measured, the 95% interval of the quantity
+    it tests and the verdict (held / contradicted / inconclusive / info).
+
+    ``findings`` are ``rlbound.study.findings.to_json`` rows (``rlbound study`` passes them); without
+    them every comparison against the base gets its boundary verdict at pass@K (widened / narrowed /
+    inconclusive, ``rlbound.metrics.verdicts``, Yue et al. 2025's reading of large-k pass@k) and its
+    one-sided coverage against the count expected by chance."""
+    rows: list[tuple[Any, ...]] = []
+    if findings is not None:
+        for f in findings:
+            ci = tuple(f["ci95"]) if f.get("ci95") is not None else None
+            rows.append((f["claim"], f["measured"], f.get("tested") or "\u2013", ci, f["verdict"]))
+    else:
+        for lab, cmp in comparisons.items():
+            b = cmp["boundary"]
+            rows.append((f"{lab} vs {base}: boundary at pass@{b['k']}",
+                         f"pass@{b['k']} {base} {b['base']:.3f}, {lab} {b['other']:.3f}; {b['test']}",
+                         f"pass@{b['k']}({lab}) - pass@{b['k']}({base})", tuple(b["ci95"]), b["verdict"]))
+            ch, cov = cmp["coverage_chance"], cmp["coverage"]
+            rows.append((f"{lab} vs {base}: solvable only by one run",
+                         f"{base} only {len(cov['only_base'])} (about {ch['only_base']:.1f} expected by chance), "
+                         f"{lab} only {len(cov['only_other'])} (about {ch['only_other']:.1f} expected by chance)",
+                         "\u2013", None, "info"))
+    return Table(key="findings", caption="Findings: each verdict is read off the 95% interval of the tested quantity "
+                 "(held / contradicted when it excludes 0 on the predicted / other side; inconclusive when it holds 0)",
+                 headers=("finding", "measured", "tested quantity", "95% interval", "verdict"), rows=tuple(rows))
+
+
 def config_table(runs: Mapping[str, RunData], order: Sequence[str]) -> Table:
     """The configuration of every run from its manifest (model, backend, sampling, template, dataset,
     n, training step), with each run's prompt template text folded in ``details``."""
