@@ -67,7 +67,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    from rlbound.backends import hf
+    from rlbound.backends.hf import decoders as hf
     from rlbound.backends.hf import HFBackend, HFOptions
     from rlbound.backends.protocol import SamplingParams
 

@@ -165,21 +165,21 @@ def test_shared_prefix_decoder_gives_the_same_samples(tmp_path, monkeypatch, arc
     same texts and log-probabilities as the per-row cache and as the model's own forward, with
     prompts of several lengths (left padding), grouped-query heads (4 heads, 2 kv heads), rows
     finishing early (compaction) and batches that split a prompt's rows."""
-    from rlbound.backends import hf
+    from rlbound.backends.hf import decoders
 
     path = helpers.make_tiny_model(tmp_path / arch, arch=arch, seed=2)
     params = SamplingParams(temperature=1.0, max_new_tokens=25, logprobs=True)
     seeds = [list(range(100 * i, 100 * i + 40)) for i in range(3)]
     prompts = PROMPTS[:3]
     shared = HFBackend(str(path), HFOptions(device="cpu", batch_size=100))
-    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN_KEYS", 1)
+    monkeypatch.setattr(decoders, "SHARED_PREFIX_MIN_KEYS", 1)
     used = []
-    real = hf._SharedPrefixDecoder.prefill
-    monkeypatch.setattr(hf._SharedPrefixDecoder, "prefill", lambda self, *a: used.append(1) or real(self, *a))
+    real = decoders.SharedPrefixDecoder.prefill
+    monkeypatch.setattr(decoders.SharedPrefixDecoder, "prefill", lambda self, *a: used.append(1) or real(self, *a))
     got = shared.generate(prompts, params, seeds)
     assert len(used) == 2, "both batches (33 and 20 rows per prompt) must take the shared-prefix decoder"
     assert any(c.finish_reason == "stop" for cs in got for c in cs), "some rows must finish early"
-    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN_KEYS", 10 ** 9)
+    monkeypatch.setattr(decoders, "SHARED_PREFIX_MIN_KEYS", 10 ** 9)
     per_row = shared.generate(prompts, params, seeds)
     own = HFBackend(str(path), HFOptions(device="cpu", fast_path=False)).generate(prompts, params, seeds)
     assert _texts(got) == _texts(per_row) == _texts(own)

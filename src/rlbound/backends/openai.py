@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from rlbound.backends.protocol import Completion, SamplingParams, check_seeds
+from rlbound.backends.protocol import Backend, Completion, SamplingParams, check_seeds
 from rlbound.errors import InputError
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -73,7 +73,7 @@ class ServerError(InputError):
         self.status = status
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     """Backend over HTTP; see the module docstring."""
 
     name = "openai"

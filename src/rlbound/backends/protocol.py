@@ -10,6 +10,9 @@ two calls:
 * ``score(prompts, continuations)``: per-token log-probabilities of each continuation given its
   prompt, shape ``(tokens_of_continuation,)`` per pair.
 
+Optional capabilities (``generate_stream``, ``describe``) are methods of ``Backend`` with defaults,
+which every backend inherits by subclassing it; nothing probes a backend for a method.
+
 This module imports no heavy library; backends load lazily through ``get_backend``.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -117,25 +121,44 @@ class Batch:
 @runtime_checkable
 class Backend(Protocol):
     """A sampler for one model. ``tokenizer`` is the model's tokenizer where the backend has one
-    (hf, vllm), else None (openai); chat templates need it."""
+    (hf, vllm), else None (openai); chat templates need it.
+
+    Every backend subclasses this class (``class HFBackend(Backend)``): it must implement
+    ``generate``, ``score`` and ``close``, and inherits the optional capabilities, which it may
+    override: ``generate_stream`` (default: one batch after another through ``generate``; ray keeps
+    several in flight) and ``describe`` (default: nothing to add to the manifest).
+    """
 
     name: str
     model: str
     tokenizer: Any
 
+    @abstractmethod
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
         """For each prompt ``i``, one Completion per seed in ``seeds[i]`` (same order)."""
-        ...
 
+    @abstractmethod
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[np.ndarray]:
         """Per-token log-probabilities (natural log, float64, shape ``(T_i,)``) of each
         continuation given its prompt, at temperature 1."""
-        ...
 
+    @abstractmethod
     def close(self) -> None:
         """Release the model, threads, actors."""
-        ...
+
+    def generate_stream(self, batches: Iterable[Batch],
+                        params: SamplingParams) -> Iterator[tuple[Batch, list[list[Completion]]]]:
+        """Yield ``(batch, completions)`` as batches finish, ``completions`` as ``generate`` returns
+        them for the batch. This default runs the batches one after another, in order; a backend
+        that keeps several in flight (ray: one per replica) overrides it and may yield out of order."""
+        for b in batches:
+            yield b, self.generate(list(b.prompts), params, [list(s) for s in b.seeds])
+
+    def describe(self) -> dict[str, Any]:
+        """What the run manifest records about how the model ran (library versions, device, ...);
+        this default records nothing."""
+        return {}
 
 
 def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
@@ -154,24 +177,16 @@ def check_seeds(prompts: Sequence[str], seeds: Sequence[Sequence[int]]) -> None:
 
 def stream(backend: Backend, batches: Iterable[Batch],
            params: SamplingParams) -> Iterator[tuple[Batch, list[list[Completion]]]]:
-    """Yield ``(batch, completions)`` as batches finish.
-
-    Backends that can keep several batches in flight (ray: one per replica) implement
-    ``generate_stream`` and may yield out of order; the others run batches one after another.
-    """
-    own = getattr(backend, "generate_stream", None)
-    if own is not None:
-        yield from own(batches, params)
-        return
-    for b in batches:
-        yield b, backend.generate(list(b.prompts), params, [list(s) for s in b.seeds])
+    """Yield ``(batch, completions)`` as batches finish: ``backend.generate_stream`` (in order,
+    except for backends that keep several batches in flight, such as ray)."""
+    yield from backend.generate_stream(batches, params)
 
 
 # ---- registry ---------------------------------------------------------------------------------
 
 # name -> ("module:factory", "module:OptionsClass")
 _REGISTRY: dict[str, tuple[str, str]] = {
-    "hf": ("rlbound.backends.hf:HFBackend", "rlbound.backends.hf:HFOptions"),
+    "hf": ("rlbound.backends.hf.backend:HFBackend", "rlbound.backends.hf.options:HFOptions"),
     "vllm": ("rlbound.backends.vllm:VLLMBackend", "rlbound.backends.vllm:VLLMOptions"),
     "openai": ("rlbound.backends.openai:OpenAIBackend", "rlbound.backends.openai:OpenAIOptions"),
     "ray": ("rlbound.backends.ray:RayBackend", "rlbound.backends.ray:RayOptions"),

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlbound.backends.protocol import Batch, Completion, SamplingParams, check_seeds
+from rlbound.backends.protocol import Backend, Batch, Completion, SamplingParams, check_seeds
 from rlbound.errors import InputError
 
 
@@ -100,7 +100,7 @@ def _unwrap(ray: Any, err: BaseException) -> BaseException:
     return err
 
 
-class RayBackend:
+class RayBackend(Backend):
     """Backend replicas on Ray actors; see the module docstring."""
 
     name = "ray"

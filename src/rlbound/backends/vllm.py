@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlbound.backends.protocol import Completion, SamplingParams, check_seeds, encode_prompt
+from rlbound.backends.protocol import Backend, Completion, SamplingParams, check_seeds, encode_prompt
 from rlbound.errors import InputError
 
 
@@ -54,7 +54,7 @@ class VLLMOptions:
     max_num_seqs: int | None = None
 
 
-class VLLMBackend:
+class VLLMBackend(Backend):
     """Backend over ``vllm.LLM``; see the module docstring."""
 
     name = "vllm"

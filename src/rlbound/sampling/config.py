@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from rlbound.backends import templates
-from rlbound.backends.protocol import SamplingParams, available
+from rlbound.backends.hf.options import HFOptions
+from rlbound.backends.openai import OpenAIOptions
+from rlbound.backends.protocol import SamplingParams, available, options_class
+from rlbound.backends.ray import RayOptions
+from rlbound.backends.vllm import VLLMOptions
 from rlbound.errors import InputError
 
 SEED_DERIVATION = "blake2b-64('rlbound-sample-v1|{run_seed}|{problem_id}|{index}') & (2**63 - 1)"
@@ -26,6 +30,22 @@ def sample_seed(run_seed: int, problem_id: str, index: int) -> int:
     """
     key = f"rlbound-sample-v1|{int(run_seed)}|{problem_id}|{int(index)}".encode()
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") & ((1 << 63) - 1)
+
+
+# The metadata key of a SampleConfig field that carries backend options: ((options class, option name), ...).
+_OPTION_OF = "backend_option"
+
+
+def _option(owner: type, name: str, *also: type, default: Any = dataclasses.MISSING) -> Any:
+    """A ``SampleConfig`` field that is option ``name`` of backend options class ``owner`` (and of
+    the classes in ``also``, under the same name): its default is the option's own (``default``
+    overrides it where the run declares its own), and ``backend_options`` passes the value on."""
+    owners = (owner, *also)
+    found = [{f.name: f.default for f in dataclasses.fields(cls)}.get(name, dataclasses.MISSING) for cls in owners]
+    if dataclasses.MISSING in found or len(set(found)) != 1:
+        raise TypeError(f"{name!r} must be an option of {', '.join(c.__name__ for c in owners)}, with one default")
+    value = found[0] if default is dataclasses.MISSING else default
+    return dataclasses.field(default=value, metadata={_OPTION_OF: tuple((cls, name) for cls in owners)})
 
 
 @dataclass(frozen=True)
@@ -99,24 +119,26 @@ class SampleConfig:
     template: str = "boxed"
     limit: int | None = None
     field_map: tuple[str, ...] = ()
-    batch_size: int = 256
-    device: str = "auto"
-    dtype: str = "auto"
-    threads: int | None = None
-    base_url: str = "http://127.0.0.1:8000/v1"
-    api_key_env: str = "OPENAI_API_KEY"
-    endpoint: str = "completions"
-    concurrency: int = 16
-    max_retries: int = 6
-    request_timeout: float = 600.0
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int | None = None
-    replicas: int = 0
-    replica_backend: str = "hf"
-    ray_address: str = ""
-    gpus_per_replica: float = 0.0
-    cpus_per_replica: float = 1.0
+    # The fields from here to cpus_per_replica carry backend options: each one's default (and the
+    # option it sets, in backend_options) is declared by the backend's options dataclass.
+    batch_size: int = _option(HFOptions, "batch_size", default=256)  # also the run's batches
+    device: str = _option(HFOptions, "device")
+    dtype: str = _option(HFOptions, "dtype", VLLMOptions)
+    threads: int | None = _option(HFOptions, "threads")
+    base_url: str = _option(OpenAIOptions, "base_url")
+    api_key_env: str = _option(OpenAIOptions, "api_key_env")
+    endpoint: str = _option(OpenAIOptions, "endpoint")
+    concurrency: int = _option(OpenAIOptions, "concurrency")
+    max_retries: int = _option(OpenAIOptions, "max_retries")
+    request_timeout: float = _option(OpenAIOptions, "timeout_s")
+    tensor_parallel_size: int = _option(VLLMOptions, "tensor_parallel_size")
+    gpu_memory_utilization: float = _option(VLLMOptions, "gpu_memory_utilization")
+    max_model_len: int | None = _option(VLLMOptions, "max_model_len")
+    replicas: int = _option(RayOptions, "replicas")
+    replica_backend: str = _option(RayOptions, "backend")
+    ray_address: str = _option(RayOptions, "address", default="")  # "": None, start a local Ray (TOML has no null)
+    gpus_per_replica: float = _option(RayOptions, "gpus_per_replica")
+    cpus_per_replica: float = _option(RayOptions, "cpus_per_replica")
     logprobs: bool = False
     adaptive: bool = False
     k: tuple[int, ...] = ()
@@ -229,34 +251,22 @@ def load_config(path: str | Path | None, overrides: Mapping[str, Any] | None = N
     return resolve_config(SampleConfig, path, dict(overrides or {}), table="sample", convert={"field_map": field_map})
 
 
+def carried_options() -> dict[str, tuple[tuple[type, str], ...]]:
+    """Each ``SampleConfig`` field that carries backend options -> its (options class, option name) pairs."""
+    return {f.name: f.metadata[_OPTION_OF] for f in dataclasses.fields(SampleConfig) if _OPTION_OF in f.metadata}
+
+
 def backend_options(config: SampleConfig, backend: str | None = None) -> Any:
-    """The typed options dataclass for ``backend`` (default: ``config.backend``) from ``config``."""
-    name = backend or config.backend
-    if name == "hf":
-        from rlbound.backends.hf import HFOptions
-
-        return HFOptions(device=config.device, dtype=config.dtype, batch_size=config.batch_size,
-                         threads=config.threads)
-    if name == "vllm":
-        from rlbound.backends.vllm import VLLMOptions
-
-        return VLLMOptions(dtype=config.dtype, tensor_parallel_size=config.tensor_parallel_size,
-                           gpu_memory_utilization=config.gpu_memory_utilization,
-                           max_model_len=config.max_model_len)
-    if name == "openai":
-        from rlbound.backends.openai import OpenAIOptions
-
-        return OpenAIOptions(base_url=config.base_url, api_key_env=config.api_key_env, endpoint=config.endpoint,
-                             concurrency=config.concurrency, max_retries=config.max_retries,
-                             timeout_s=config.request_timeout)
-    if name == "ray":
-        from rlbound.backends.ray import RayOptions
-
-        return RayOptions(backend=config.replica_backend,
-                          backend_options=backend_options(config, config.replica_backend),
-                          replicas=config.replicas, address=config.ray_address or None,
-                          gpus_per_replica=config.gpus_per_replica, cpus_per_replica=config.cpus_per_replica)
-    raise InputError(f"unknown backend {name!r}", field="backend")
+    """The typed options dataclass for ``backend`` (default: ``config.backend``) from ``config``: every
+    field that carries one of its options (``_option``), the others at the dataclass's defaults; a ray
+    backend's replicas get ``backend_options(config, config.replica_backend)``."""
+    cls = options_class(backend or config.backend)
+    values = {option: getattr(config, name) for name, owners in carried_options().items()
+              for owner, option in owners if owner is cls}
+    if cls is RayOptions:
+        values["address"] = values["address"] or None
+        values["backend_options"] = backend_options(config, config.replica_backend)
+    return cls(**values)
 
 
 # ---- adaptive sampling: the constants its manifest records ---------------------------------
