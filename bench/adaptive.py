@@ -3,7 +3,7 @@
 Simulated benchmarks (every problem's true p known, so every interval can be checked):
 
 - ``math-real``: P = 500 problems, p from a 2-component Beta mixture fitted (empirical Bayes,
-  ``planning.fit_beta_mixture``) to the 800 real graded responses of
+  ``prior.fit.fit_beta_mixture``) to the 800 real graded responses of
   ../shared/benchmarks/eval_rm_maj_example (100 MATH problems x n = 8): an easy benchmark.
 - ``omni-base``: P = 821 problems (the Omni-MATH-Rule test split), p ~ Beta(a, b) fitted to the
   published pass@1 = 10.2% and pass@256 = 69.1% of Qwen2.5-7B base (Yue et al. 2025, arXiv
@@ -16,11 +16,12 @@ Simulated benchmarks (every problem's true p known, so every interval can be che
 Each problem has one stream of n Bernoulli(p) samples (n = 1,024, as Yue et al. do for AIME; 256 for
 polarised-rl). Uniform sampling uses all of them. Its interval half-width on mean pass@k (95%, scope
 "benchmark": these problems fixed, sampling noise only) is largest at k = 256; that maximum H is the
-target. Adaptive sampling (``adaptive.run_adaptive``: pilot of 32 per problem, then rounds, the
-posterior-mean "bayes" estimator, the fitted prior's spread over 20 bootstrap refits in every
-predicted and reported width (``--prior-boot``, ``rlbound.metrics.prior_fit``), per-problem cap n, the
-next samples of the same streams) stops
-when its predicted half-width is <= H at every k = 1, 2, 4, ..., 256. Equal width therefore means: both
+target. Adaptive sampling runs exactly the rounds of ``rlbound sample --adaptive``: ``adaptive.run_adaptive``
+draws a pilot of 32 per problem, then each round is ``adaptive.round_allocation`` under the sampler's own
+``rlbound.sampling.adaptive.POLICY`` (the empirical-Bayes prior and its 20 bootstrap refits redone every
+round, whose spread enters every predicted and reported width (``--prior-boot``,
+``rlbound.metrics.prior.refit``); the posterior-mean "bayes" estimator), per-problem cap n, the next
+samples of the same streams. It stops when its predicted half-width is <= H at every k = 1, 2, 4, ..., 256. Equal width therefore means: both
 curves have half-width <= H at every k (uniform's is far below H at small k).
 
 Reported per k, over the replicates: truth, both curves, how often the adaptive curve lies inside the
@@ -35,14 +36,15 @@ Goals: adaptive uses >= 2x fewer samples; coverage >= 90%. Also printed per scen
 knowing every p could save at equal width at EVERY k (``rlbound.metrics.oracle``), which bounds the
 saving of any design that estimates each problem on its own.
 
-    python bench/adaptive.py            # 20 replicates per scenario (about 13 min, plus replays)
-    python bench/adaptive.py --quick    # 6 replicates, P <= 300
+    python bench/adaptive.py            # 20 replicates per scenario (roughly an hour: 20 refits a round)
+    python bench/adaptive.py --quick    # 6 replicates, P <= 300 (12 min on 2 busy cores)
     python bench/adaptive.py --only polarised-rl --prior-boot 0   # the prior taken as known
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -55,17 +57,19 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import fmt_seconds  # noqa: E402
-from rlbound.metrics.adaptive import adaptive_interval, run_adaptive, small_sample_pass_at_k  # noqa: E402
+from rlbound.metrics.adaptive import (  # noqa: E402
+    RoundPolicy,
+    adaptive_interval,
+    run_adaptive,
+    small_sample_pass_at_k,
+)
 from rlbound.metrics.oracle import neyman_saving, oracle_allocation  # noqa: E402
 from rlbound.metrics.passk import default_ks, pass_at_k_matrix  # noqa: E402
-from rlbound.metrics.planning import (  # noqa: E402
-    BetaMixture,
-    fit_beta_mixture,
-    moment_one_minus_p,
-    plan_sample_size,
-)
-from rlbound.metrics.prior_fit import DEFAULT_BOOT  # noqa: E402
+from rlbound.metrics.planning import plan_sample_size  # noqa: E402
+from rlbound.metrics.prior.fit import fit_beta_mixture  # noqa: E402
+from rlbound.metrics.prior.mixture import BetaMixture, moment_one_minus_p  # noqa: E402
 from rlbound.metrics.stats import bootstrap_ci  # noqa: E402
+from rlbound.sampling.adaptive import POLICY  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "benchmarks" / "eval_rm_maj_example" / "math_cot_100.jsonl"
@@ -171,7 +175,7 @@ def stream_reader(cum: np.ndarray, n_max: int) -> Callable[[np.ndarray], np.ndar
 
 
 def one_replicate(sc: Scenario, P: int, seed: int, n_boot: int, per_k: bool = False,
-                  n_max: int | None = None, prior_boot: int = DEFAULT_BOOT) -> dict:
+                  n_max: int | None = None, policy: RoundPolicy = POLICY) -> dict:
     rng = np.random.default_rng(seed)
     p = sc.draw(P, rng)
     N = sc.n
@@ -194,14 +198,15 @@ def one_replicate(sc: Scenario, P: int, seed: int, n_boot: int, per_k: bool = Fa
 
     # adaptive: the same streams, drawn in rounds
     t0 = time.perf_counter()
-    run = run_adaptive(stream_reader(cum, n_max), P, KS, goal, pilot_n=PILOT, n_max=n_max, estimator="bayes", prior_boot=prior_boot)
+    run = run_adaptive(stream_reader(cum, n_max), P, KS, goal, pilot_n=PILOT, n_max=n_max, policy=policy)
     t_policy = time.perf_counter() - t0
-    m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, KS, scope="benchmark", estimator="bayes",
-                                        prior_boot=prior_boot)
+    m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, KS, scope="benchmark", estimator=policy.estimator,
+                                        prior_boot=policy.prior_boot)
     hw_a = (hi_a - lo_a) / 2
-    est_a = small_sample_pass_at_k(run.n, run.c, KS, estimator="bayes")
+    est_a = small_sample_pass_at_k(run.n, run.c, KS, estimator=policy.estimator)
     _, plo_a, phi_a = adaptive_interval(run.n, run.c, KS, scope="population", n_boot=n_boot, seed=seed,
-                                        estimator="bayes", prior_boot=prior_boot)  # as the report's band
+                                        estimator=policy.estimator,
+                                        prior_boot=policy.prior_boot)  # as the report's band
     hyb = small_sample_pass_at_k(run.n, run.c, KS, prior=est_a.prior, estimator="hybrid").curve
 
     # the 32-sample pilot alone: small-sample EB estimate and the uniform plan for H
@@ -276,7 +281,7 @@ def oracle_bounds(sc: Scenario, P: int, seed: int) -> dict:
     return out
 
 
-def real_runs(paths: list[Path], prior_boot: int = DEFAULT_BOOT) -> None:
+def real_runs(paths: list[Path], policy: RoundPolicy = POLICY) -> None:
     """Adaptive vs uniform on real run directories: each problem's stored samples (in index order)
     are its stream; uniform = all of them. The truth is unknown: reports samples and agreement."""
     from rlbound.data.store import RunStore
@@ -301,9 +306,8 @@ def real_runs(paths: list[Path], prior_boot: int = DEFAULT_BOOT) -> None:
         P = len(ids)
         m_u, lo_u, hi_u = adaptive_interval(np.full(P, N), cum[:, N], ks, estimator="hybrid")
         hw_u = (hi_u - lo_u) / 2
-        run = run_adaptive(stream_reader(cum, N), P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, estimator="bayes",
-                           prior_boot=prior_boot)
-        m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, ks, estimator="bayes", prior_boot=prior_boot)
+        run = run_adaptive(stream_reader(cum, N), P, ks, float(hw_u.max()), pilot_n=PILOT, n_max=N, policy=policy)
+        m_a, lo_a, hi_a = adaptive_interval(run.n, run.c, ks, estimator=policy.estimator, prior_boot=policy.prior_boot)
         held = (lo_a <= m_u) & (m_u <= hi_a)
         print(f"\n== real run {path}: P={P}, n={N}; samples uniform {P * N:,}, adaptive {int(run.n.sum()):,} "
               f"({P * N / run.n.sum():.2f}x; median n {int(np.median(run.n))}); max |adaptive - uniform| / H = "
@@ -320,13 +324,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="per-problem cap of adaptive sampling (default: uniform's n of the scenario)")
     ap.add_argument("--per-k", action="store_true",
                     help="target uniform's own half-width at each k (strictly equal width) instead of its maximum")
-    ap.add_argument("--prior-boot", type=int, default=DEFAULT_BOOT,
-                    help="refits of the EB prior whose spread enters the intervals (0: the prior taken as known)")
+    ap.add_argument("--prior-boot", type=int, default=POLICY.prior_boot,
+                    help="refits of the EB prior whose spread enters the intervals (0: the prior taken as known; "
+                    f"default {POLICY.prior_boot}, the sampler's)")
     ap.add_argument("--only", nargs="*", default=None, help="scenario keys to run (default: all)")
     ap.add_argument("--runs", nargs="*", default=None,
                     help="run directories to replay (default: run dirs under demo_out/ and demo_out/runs/, if any)")
     args = ap.parse_args(argv)
     reps = args.reps or (6 if args.quick else 20)
+    policy = dataclasses.replace(POLICY, prior_boot=args.prior_boot)
     n_boot = 500 if args.quick else 1000
     t_start = time.perf_counter()
 
@@ -350,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for sc in scenarios:
         P = min(300, sc.P) if args.quick else sc.P
-        results = [one_replicate(sc, P, args.seed * 1000 + r, n_boot, args.per_k, args.n_max, args.prior_boot)
+        results = [one_replicate(sc, P, args.seed * 1000 + r, n_boot, args.per_k, args.n_max, policy)
                    for r in tqdm(range(reps), desc=sc.key, unit="rep", leave=False)]
         summary[sc.key] = report(sc, P, results, args.per_k)
         summary[sc.key]["oracle"] = oracle_bounds(sc, P, args.seed * 1000)
@@ -364,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nno sandbox run directories under {demo}: the real-run replay is skipped")
     else:
         paths = [Path(p) for p in args.runs]
-    real_runs(paths, args.prior_boot)
+    real_runs(paths, policy)
 
     met = [k for k, s in summary.items() if s["ratio"] >= 2]
     missed = [f"{k} ({s['ratio']:.2f}x)" for k, s in summary.items() if s["ratio"] < 2]

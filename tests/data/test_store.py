@@ -18,6 +18,7 @@ import pytest
 
 from rlbound.data import store as store_mod
 from rlbound.data.store import RunStore
+from rlbound.data.store import parts as store_parts
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
 
@@ -298,7 +299,7 @@ def test_failed_chunk_write_leaves_nothing_visible(tmp_path, monkeypatch):
         fh.write(b"PAR1 half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_mod.pq, "write_table", boom)
+    monkeypatch.setattr(store_parts.pq, "write_table", boom)
     with pytest.raises(OSError, match="disk full"):
         st.add_samples([_s("q0", 0)])
     monkeypatch.undo()

@@ -1,4 +1,5 @@
-"""Sample-size planning: exact estimator variance, Beta-mixture posteriors, EB fit, planner vs simulation."""
+"""Sample-size planning: special functions, exact estimator variance, Beta-mixture posteriors, EB fit,
+planner vs simulation, the plan's cost."""
 
 from __future__ import annotations
 
@@ -9,25 +10,27 @@ import pytest
 
 from rlbound.metrics.passk import pass_at_k_matrix
 from rlbound.metrics.planning import (
-    BetaMixture,
     between_variance,
     error_variance,
     estimator_variance,
     expected_estimator_variance,
-    fit_beta_mixture,
-    jeffreys_prior,
-    lgamma,
-    marginal_loglik,
-    moment_one_minus_p,
     overlap_pmf,
+    plan_cost,
     plan_sample_size,
+    predict_halfwidth,
+    sampling_cost,
+)
+from rlbound.metrics.prior.fit import fit_beta_mixture, marginal_loglik
+from rlbound.metrics.prior.mixture import (
+    BetaMixture,
+    jeffreys_prior,
+    moment_one_minus_p,
     posterior,
     posterior_pass_at_k,
     posterior_pass_var,
-    predict_halfwidth,
     preposterior_pass_var,
-    z_value,
 )
+from rlbound.metrics.special import lbeta, lchoose, lgamma, z_value
 
 TRUE = BetaMixture([0.4, 0.6], [0.3, 2.0], [30.0, 1.0])  # 40% hard (mean p 0.01), 60% easy-ish
 
@@ -55,6 +58,15 @@ def test_lgamma_matches_math():
     assert (np.abs(lgamma(big) - want) / np.abs(want)).max() < 1e-14
     with pytest.raises(ValueError):
         lgamma([0.0])
+
+
+def test_lbeta_and_lchoose_match_math():
+    for n, k in [(0, 0), (10, 3), (64, 64), (1024, 256), (50, 49)]:
+        assert lchoose(n, k) == pytest.approx(math.log(math.comb(n, k)), abs=1e-9)
+    a, b = np.array([0.3, 2.0, 40.0]), np.array([30.0, 1.0, 0.5])
+    want = [math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y) for x, y in zip(a, b)]
+    np.testing.assert_allclose(lbeta(a, b), want, rtol=0, atol=1e-11)
+    assert z_value(0.95) == pytest.approx(1.959964, abs=1e-6)
 
 
 def test_overlap_pmf_is_hypergeometric():
@@ -287,3 +299,40 @@ def test_bad_input():
     with pytest.raises(ValueError):
         posterior(TRUE, [3], [4])
     assert jeffreys_prior().describe() == "1.00 Beta(0.5, 0.5)"
+
+
+def test_sampling_cost_counts_every_run():
+    one = sampling_cost(100, 50, [200.0], [1000.0], pilot_samples=50 * 32)
+    assert (one.samples, one.more_samples) == (5000, 5000 - 1600)
+    assert one.tokens == pytest.approx(5000 * 200.0) and one.seconds == pytest.approx(5000 * 200.0 / 1000.0)
+    # a paired difference samples both runs, each at its own throughput; unknowns stay unknown
+    two = sampling_cost(100, 50, [200.0, 300.0], [1000.0, 500.0])
+    assert two.samples == 10_000 and two.tokens == pytest.approx(5000 * 500.0)
+    assert two.seconds == pytest.approx(5000 * (0.2 + 0.6))
+    assert sampling_cost(100, 50, [200.0, 300.0], [1000.0, None]).seconds is None
+    no_tokens = sampling_cost(100, 50, [None], [1000.0])
+    assert no_tokens.tokens is None and no_tokens.seconds is None
+    assert sampling_cost(8, 50, [1.0], [None], pilot_samples=10_000).more_samples == 0
+    assert no_tokens.to_json_dict() == {"samples": 5000, "more_samples": 5000, "tokens": None, "seconds": None}
+    with pytest.raises(ValueError):
+        sampling_cost(100, 50, [200.0], [1000.0, 10.0])
+
+
+def test_plan_cost_follows_the_plan():
+    rng = np.random.default_rng(4)
+    p = draw_p(TRUE, 300, rng)
+    n = np.full(p.size, 32)
+    c = rng.binomial(n, p)
+    plan = plan_sample_size([(n, c)], [4, 64, 1024], 0.005, scope="benchmark", n_max=2048)
+    assert plan.n_needed[0] is not None and plan.n_needed[2] is None  # k = 1024 not reached by n_max
+    costs = plan_cost(plan, [150.0], [3000.0], pilot_samples=int(n.sum()))
+    assert len(costs) == 3
+    for n_k, cost in zip(plan.n_needed, costs):
+        if n_k is None:
+            assert cost is None
+        else:
+            assert cost == sampling_cost(n_k, 300, [150.0], [3000.0], int(n.sum()))
+    assert costs[0].samples == 300 * plan.n_needed[0] and costs[2] is None
+    with pytest.raises(ValueError):
+        plan_cost(plan, [150.0, 150.0], [3000.0, 3000.0])
+

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rlbound.metrics.adaptive import adaptive_interval
-from rlbound.metrics.planning import BetaMixture, posterior, posterior_pass_at_k
-from rlbound.metrics.prior_fit import bootstrap_priors, prior_fit_variance
+from rlbound.metrics.prior.mixture import BetaMixture, posterior, posterior_pass_at_k
+from rlbound.metrics.prior.refit import bootstrap_priors, prior_fit_variance
 
 TRUE = BetaMixture([0.7, 0.3], [0.5, 3.0], [40.0, 1.0])
 
@@ -35,6 +35,14 @@ def test_bootstrap_priors_are_seeded_refits():
     assert bootstrap_priors(n, c, n_boot=0) == ()
     with pytest.raises(ValueError):
         bootstrap_priors(n, c[:-1])
+
+
+def test_earlier_import_paths_name_the_same_functions():
+    from rlbound.metrics import prior, prior_fit
+
+    for name in prior_fit.__all__:
+        assert getattr(prior_fit, name) is getattr(prior, name)
+    assert prior.bootstrap_priors is bootstrap_priors and prior.BetaMixture is BetaMixture
 
 
 def test_prior_fit_variance_definition():

@@ -12,7 +12,7 @@ import pytest
 
 from rlbound.errors import InputError
 from rlbound.sampling import run_sampling
-from rlbound.sampling.adaptive import STATE_FILE, AdaptiveState, next_round, read_state
+from rlbound.sampling.adaptive import POLICY, STATE_FILE, AdaptiveState, next_round, read_state
 from rlbound.sampling.config import SampleConfig
 
 P_TOY = 40
@@ -118,6 +118,28 @@ def test_next_round_stop_condition_and_idempotent_history():
     # a resumed run recomputes round 1's decision: its history entry is replaced, not repeated
     again, _ = next_round(dataclasses.replace(start, history=nxt.history), ids, n, c, (16,), 0.02, 1024)
     assert again.history == nxt.history and again.targets == nxt.targets
+
+
+def test_the_sampler_runs_the_policy_the_bench_measures():
+    """One policy: ``next_round`` decides with ``round_allocation`` under ``POLICY``, which is
+    ``RoundPolicy()`` (what ``run_adaptive``, bench/adaptive.py and the metrics tests run) and what the
+    manifest records."""
+    from rlbound.metrics.adaptive import RoundPolicy, round_allocation
+    from rlbound.sampling.config import adaptive_manifest_entry
+
+    assert POLICY == RoundPolicy()
+    entry = adaptive_manifest_entry(_cfg("out"))
+    assert (entry["estimator"], entry["prior"], entry["prior_boot"], entry["scope"], entry["level"]) == (
+        POLICY.estimator, POLICY.prior, POLICY.prior_boot, POLICY.scope, POLICY.level)
+    rng = np.random.default_rng(3)
+    n = rng.choice([32, 48], size=30)
+    c = rng.binomial(n, rng.beta(0.3, 1.0, size=30))
+    ids = [f"q{i}" for i in range(30)]
+    state, alloc = next_round(AdaptiveState(round=1, targets={p: 32 for p in ids}), ids, n, c, (1, 16, 64), 0.01, 96)
+    same = round_allocation(n, c, (1, 16, 64), 0.01, n_max=96)
+    np.testing.assert_array_equal(alloc.extra, same.extra)
+    np.testing.assert_allclose(alloc.halfwidth, same.halfwidth)
+    assert not state.done and state.targets == {p: int(a + b) for p, a, b in zip(ids, n, same.extra)}
 
 
 def test_state_file_round_trip_and_malformed(tmp_path):

@@ -169,6 +169,32 @@ def test_stop_strings_and_truncation_counts(tiny, bench, tmp_path):
     assert s.finish_reasons.get("stop", 0) > 0
 
 
+def test_existing_run_of_another_configuration_is_refused_before_the_model_loads(bench, tmp_path):
+    """The store's check (``RunStore.check_existing``) refuses a different configuration at once: the
+    model path here does not exist, so reaching the backend would raise another error."""
+    from rlbound.backends import templates
+    from rlbound.data.benchmarks import load_benchmark
+    from rlbound.data.store import RunStore
+    from rlbound.sampling.loop import check_existing_run
+    from rlbound.types import RunManifest
+
+    model, out = tmp_path / "no-model", tmp_path / "run"
+    cfg = _cfg(model, bench, out)
+    dataset = load_benchmark(cfg.benchmark, field_map=cfg.field_map_dict())
+    RunStore.create(out, RunManifest(model=str(model), backend="hf", sampling=cfg.sampling_params().to_dict(),
+                                     prompt_template=templates.describe("raw"), dataset_name="bench",
+                                     dataset_hash=dataset.content_hash), dataset.problems)
+    check_existing_run(cfg, cfg.sampling_params(), dataset)  # the same run: accepted
+    more = _cfg(model, bench, out, n=9)
+    check_existing_run(more, more.sampling_params(), dataset)  # more samples per problem: accepted
+    for kw, field in (({"temperature": 0.5}, "sampling"), ({"template": "boxed-plain"}, "prompt_template"),
+                      ({"backend": "openai"}, "backend"), ({"model": str(tmp_path / "other")}, "model")):
+        with pytest.raises(InputError, match=f"different {field}") as e:
+            sample(_cfg(model, bench, out, **kw), progress=False)
+        assert e.value.field == field and e.value.path == str(out)
+    assert os.listdir(out / "samples") == []
+
+
 @pytest.mark.parametrize("bad", ["model", "field_map", "benchmark"])
 def test_bad_input_leaves_no_files(tiny, bench, tmp_path, bad):
     out = tmp_path / "never"

@@ -99,7 +99,7 @@ def _fmt_count(x: float) -> str:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from rlbound.metrics.planning import plan_sample_size
+    from rlbound.metrics.planning import plan_cost, plan_sample_size, sampling_cost
 
     if not 0.0 < args.ci < 1.0:
         raise InputError(f"--ci is the interval half-width and must lie in (0, 1), got {args.ci}", field="ci")
@@ -119,22 +119,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InputError(str(e)) from None
 
-    P = plan.n_problems
     pilot_samples = sum(int(n.sum()) for n, _ in counts)
-    cost = []
-    for n_k in plan.n_needed:
-        if n_k is None:
-            cost.append(None)
-            continue
-        samples = len(runs) * P * n_k
-        tokens = None
-        seconds = None
-        if all(r["tokens_per_sample"] is not None for r in runs):
-            tokens = P * n_k * sum(r["tokens_per_sample"] for r in runs)
-            if all(r["throughput"] is not None for r in runs):
-                seconds = P * n_k * sum(r["tokens_per_sample"] / r["throughput"] for r in runs)
-        cost.append({"samples": samples, "more_samples": max(0, samples - pilot_samples),
-                     "tokens": tokens, "seconds": seconds})
+    tokens = [r["tokens_per_sample"] for r in runs]
+    throughput = [r["throughput"] for r in runs]
+    cost = [None if c is None else c.to_json_dict() for c in plan_cost(plan, tokens, throughput, pilot_samples)]
+    total = (sampling_cost(plan.n_plan, plan.n_problems, tokens, throughput, pilot_samples).to_json_dict()
+             if plan.n_plan is not None else None)
     out = {
         "runs": [{"path": r["path"], "model": r["model"], "tokens_per_sample": r["tokens_per_sample"],
                   "throughput_tokens_per_s": r["throughput"]} for r in runs],
@@ -147,11 +137,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
         return 0
-    print(_format(out, plan, runs, args))
+    print(_format(out, total, plan, runs, args))
     return 0
 
 
-def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def _format(out: dict[str, Any], total: dict[str, Any] | None, plan: Any, runs: list[dict[str, Any]],
+            args: argparse.Namespace) -> str:
     lvl = f"{100 * plan.level:g}%"
     what = "pass@k" if not plan.difference else "pass@k difference (RUN_DIR - OTHER)"
     lines = []
@@ -215,9 +206,8 @@ def _format(out: dict[str, Any], plan: Any, runs: list[dict[str, Any]], args: ar
                          f"{plan.target_halfwidth:g}: more samples per problem cannot help; about "
                          f"{plan.problems_needed[j]:,} problems like these would be needed (with many samples each), "
                          f"or use --scope benchmark for an interval on these {plan.n_problems} problems only.")
-    if plan.n_plan is not None:
-        worst = int(np.argmax([x if x is not None else -1 for x in plan.n_needed]))
-        c = out["cost"][worst]
+    if total is not None:
+        c = total
         tok = f", {_fmt_count(c['tokens'])} tokens" if c["tokens"] is not None else ", tokens unknown"
         tim = (f", {_fmt_time(c['seconds'])} at the measured throughput" if c["seconds"] is not None
                else "; throughput unknown: time not estimated")

@@ -3,16 +3,19 @@
 Uniform sampling (every problem n times, as Yue et al. 2025, arXiv 2504.13837, do) spends most samples
 where they teach nothing: a problem solved 29 times in 32 has pass@256 = 1 up to 1e-20, whatever more
 samples say, while a problem solved 0 or 1 times out of 32 carries most of the uncertainty of
-pass@k at large k. The policy here (``next_allocation``, driven by ``run_adaptive``) samples in
-rounds; after each round it gives the next round's budget to the problems whose estimate would
-shrink the interval most per sample, stops drawing for problems whose contribution is already small,
-and stops altogether when the predicted half-width meets the target at every k.
+pass@k at large k. The policy here samples in rounds; after each round it gives the next round's
+budget to the problems whose estimate would shrink the interval most per sample (``next_allocation``),
+stops drawing for problems whose contribution is already small, and stops altogether when the
+predicted half-width meets the target at every k. ``round_allocation`` is the one decision of a round,
+under the rules of ``RoundPolicy`` (the empirical-Bayes prior and its bootstrap refits redone every
+round): ``rlbound sample --adaptive`` (``rlbound.sampling.adaptive``) calls it, and so does
+``run_adaptive``, the driver that bench/adaptive.py and the tests measure it with.
 
 Estimators (``small_sample_pass_at_k``):
 
 - "hybrid": the unbiased estimator of Chen et al. 2021 where n_i >= k; where n_i < k (undefined there)
   the posterior mean of 1 - (1-p)^k under the empirical-Bayes Beta-mixture prior of
-  ``rlbound.metrics.planning`` (fitted to all problems of the run). Right for uniformly sampled runs
+  ``rlbound.metrics.prior`` (fitted to all problems of the run). Right for uniformly sampled runs
   whose n is below some k.
 - "bayes": that posterior mean in every cell. Right after ADAPTIVE sampling: stopping a problem
   depends on its data, which biases the unbiased estimator (problems stopped after a lucky streak
@@ -23,7 +26,7 @@ Estimators (``small_sample_pass_at_k``):
 Posterior-mean cells are model-based (prior-dependent): ``model_based_ks`` tells a report which points
 of a curve rest on them, and docs/statistics.md gives their measured bias. They share one fitted
 prior, so their errors do not average out over problems: the intervals and the stopping rule add
-the curve's spread over refits of the prior to resampled problems (``prior_fit``; Laird & Louis 1987).
+the curve's spread over refits of the prior to resampled problems (``prior.refit``; Laird & Louis 1987).
 """
 
 from __future__ import annotations
@@ -37,19 +40,17 @@ from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
 from rlbound.metrics.passk import pass_at_k_matrix
-from rlbound.metrics.planning import (
+from rlbound.metrics.planning import between_variance, error_variance, expected_estimator_variance
+from rlbound.metrics.prior.fit import resolve_prior
+from rlbound.metrics.prior.mixture import (
     ESTIMATORS,
     BetaMixture,
-    between_variance,
-    error_variance,
-    expected_estimator_variance,
     posterior,
     posterior_pass_at_k,
     preposterior_pass_var,
-    resolve_prior,
-    z_value,
 )
-from rlbound.metrics.prior_fit import DEFAULT_BOOT, bootstrap_priors, prior_fit_variance
+from rlbound.metrics.prior.refit import DEFAULT_BOOT, bootstrap_priors, prior_fit_variance
+from rlbound.metrics.special import z_value
 from rlbound.metrics.stats import bootstrap_ci
 
 # ----------------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def small_sample_pass_at_k(
 
     Where n_i >= k: the unbiased ``1 - C(n-c,k)/C(n,k)``. Where n_i < k: the posterior mean
     ``1 - E[(1-p)^k | n_i, c_i]`` under a Beta-mixture prior — by default the empirical-Bayes prior
-    fitted to all problems of the run (Robbins 1956; ``planning.fit_beta_mixture``, 2 components,
+    fitted to all problems of the run (Robbins 1956; ``prior.fit.fit_beta_mixture``, 2 components,
     a, b in [0.01, 1000]); ``"jeffreys"`` gives Beta(1/2, 1/2), which overstates pass@k of problems
     with c = 0 (pass@256 after 0 of 32 correct: 0.66). It is the Bayes estimator under squared
     error, but prior-dependent: extrapolating from n to k > n cannot tell p = 0 from p = 1e-3
@@ -186,7 +187,7 @@ def adaptive_interval(
     sampled runs) or "hybrid" (Chen et al. 2021 where n >= k; for uniformly sampled runs).
 
     When the prior is fitted here ("eb"/None) and some cell is model-based, the uncertainty of the fit
-    is added in both scopes (Laird & Louis 1987; ``prior_fit``): each side of the interval becomes
+    is added in both scopes (Laird & Louis 1987; ``prior.refit``): each side of the interval becomes
     ``sqrt(side^2 + z^2 F_k)`` with F_k the variance of the curve over ``prior_boot`` refits of the
     prior to resampled problems (0: leave it out). A given ``BetaMixture`` or "jeffreys" is taken as known.
     Coverage measured in bench/adaptive.py.
@@ -292,7 +293,7 @@ def next_allocation(
 
     The interval variance of mean pass@k is ``(sigma_B^2 [population scope only] + mean_i e_ik) / P + F_k``
     (``planning.predict_halfwidth``), F_k the variance of the curve over ``boot_priors`` (the fitted
-    prior's own uncertainty, ``prior_fit``; 0 without them). Target h_k means
+    prior's own uncertainty, ``prior.refit``; 0 without them). Target h_k means
     ``sum_i e_ik <= A_k - P^2 F_k`` with ``A_k = P^2 (h_k/z)^2 - P sigma_B^2``.
     Each problem i would get ``step_i = clip(max(batch, growth * n_i), 0, n_max - n_i)`` more samples;
     its score is the predicted drop of ``sum_k (e_ik / A_k)`` over the ks not yet met, per sample
@@ -314,7 +315,7 @@ def next_allocation(
         estimator: how the final curve will be read: "bayes" (default; posterior mean everywhere, the
             right reading after adaptive sampling) or "hybrid" (unbiased where n >= k).
         boot_priors: refits of the empirical-Bayes prior to resampled problems
-            (``prior_fit.bootstrap_priors``); () leaves the fit's uncertainty out.
+            (``prior.refit.bootstrap_priors``); () leaves the fit's uncertainty out.
 
     Returns:
         ``Allocation``.
@@ -370,7 +371,79 @@ def next_allocation(
 
 
 # ----------------------------------------------------------------------------------------------
-# a driver for samplers and simulations
+# one round of the shipped policy, and a driver for simulations
+
+
+@dataclass(frozen=True)
+class RoundPolicy:
+    """The rules of adaptive sampling that ``round_allocation`` applies each round.
+
+    The defaults are the policy ``rlbound sample --adaptive`` ships (``rlbound.sampling.adaptive``).
+
+    Attributes:
+        round_fraction: a round hands out at most ``max(round_fraction * samples so far, P)`` samples.
+        batch, growth: a selected problem gets ``max(batch, growth * n_i)`` more samples.
+        scope, level: the interval the target is about ("benchmark": these problems fixed, sampling
+            noise only).
+        estimator: how the final curve is read ("bayes": the posterior mean in every cell).
+        prior: "eb" (the empirical-Bayes prior refitted to the counts every round), "jeffreys" or a
+            fixed ``BetaMixture`` (taken as known).
+        prior_boot: with "eb", refits of the prior to resampled problems whose spread enters the
+            predicted width (``prior.refit``; 0: none); they are seeded, so a round's decision is a
+            function of the counts alone.
+        components: Beta components of each fit.
+    """
+
+    round_fraction: float = 0.25
+    batch: int = 16
+    growth: float = 0.5
+    scope: str = "benchmark"
+    level: float = 0.95
+    estimator: str = "bayes"
+    prior: BetaMixture | str = "eb"
+    prior_boot: int = DEFAULT_BOOT
+    components: int = 2
+
+
+def round_allocation(
+    n: ArrayLike,
+    c: ArrayLike,
+    ks: ArrayLike,
+    target_halfwidth: float | ArrayLike,
+    *,
+    n_max: int | None = None,
+    policy: RoundPolicy = RoundPolicy(),
+    max_samples: int | None = None,
+) -> Allocation:
+    """The next round of adaptive sampling after counts (n, c): ``next_allocation`` under ``policy``
+    (pass@k of Chen et al. 2021 for the curves of Yue et al. 2025, arXiv 2504.13837).
+
+    The round's budget is ``max(ceil(round_fraction * sum(n)), P)`` samples (at most
+    ``max_samples - sum(n)`` when given). With the "eb" prior the prior is refitted to (n, c) and so
+    are its ``prior_boot`` bootstrap refits (Laird & Louis 1987), whose spread keeps a misfit prior
+    from stopping the run early (docs/statistics.md). Deterministic in (n, c).
+
+    Args:
+        n, c: shape [P], samples and correct samples so far.
+        ks: shape [K].
+        target_halfwidth: scalar or shape [K].
+        n_max: per-problem cap (None: none).
+        policy: the rules (default: the shipped ones).
+        max_samples: most samples in all (None: no limit).
+
+    Returns:
+        ``Allocation``.
+    """
+    n, c = _counts(n, c)
+    total = int(n.sum())
+    budget = max(int(math.ceil(policy.round_fraction * total)), n.size)
+    if max_samples is not None:
+        budget = min(budget, max_samples - total)
+    eb = policy.prior in (None, "eb")
+    boots = bootstrap_priors(n, c, policy.components, n_boot=policy.prior_boot) if eb else ()
+    return next_allocation(n, c, ks, max(budget, 0), target_halfwidth, prior=policy.prior, batch=policy.batch,
+                           growth=policy.growth, n_max=n_max, scope=policy.scope, level=policy.level,
+                           estimator=policy.estimator, components=policy.components, boot_priors=boots)
 
 
 @dataclass(frozen=True, eq=False)
@@ -400,33 +473,22 @@ def run_adaptive(
     target_halfwidth: float | ArrayLike,
     *,
     pilot_n: int = 32,
-    round_fraction: float = 0.25,
     max_samples: int | None = None,
     n_max: int | None = None,
-    prior: BetaMixture | str | None = "doubling",
-    batch: int = 16,
-    growth: float = 0.5,
-    scope: str = "benchmark",
-    level: float = 0.95,
-    estimator: str = "bayes",
-    prior_boot: int = DEFAULT_BOOT,
+    policy: RoundPolicy = RoundPolicy(),
     progress: bool = False,
 ) -> AdaptiveRun:
-    """Sample in rounds with ``next_allocation`` until the target is met (pass@k, Chen et al. 2021;
-    curves of Yue et al. 2025).
+    """Sample in rounds, each decided by ``round_allocation``, until the target is met (pass@k, Chen et
+    al. 2021; curves of Yue et al. 2025): the loop of ``rlbound sample --adaptive`` with the sampler
+    replaced by ``draw``, for simulations and benchmarks.
 
     ``draw(extra)`` draws ``extra[i]`` more samples of problem i (shape [P]) and returns how many of
-    them were correct (shape [P]); the sampler supplies it (the samples must be independent, and a
+    them were correct (shape [P]); the caller supplies it (the samples must be independent, and a
     problem's samples are the next ones of its own seeded stream). The pilot draws ``pilot_n`` per
-    problem; each later round hands out at most ``max(round_fraction * samples so far, P)`` samples.
+    problem. Stops when the target is met at every k or a round hands out nothing.
 
     Args:
-        prior: "doubling" (empirical-Bayes prior fitted to the pilot and refitted whenever the samples
-            drawn have doubled since the last fit: a few fits per run), "pilot" (fitted once to the
-            pilot, then fixed), "eb" (refit every round), "jeffreys" or a ``BetaMixture``.
-        prior_boot: refits of the empirical-Bayes prior to resampled problems whose spread enters the
-            predicted width (``prior_fit``; redone with each fit of the prior; 0: none). Without them
-            the sampler can stop on a fit that extrapolates wrongly to k >> n (docs/statistics.md).
+        policy: the rules of each round (default: the shipped ones).
         max_samples: stop when this many samples have been drawn in total.
         n_max: per-problem cap.
     """
@@ -437,9 +499,6 @@ def run_adaptive(
     c = np.zeros(n_problems, dtype=np.int64)
     extra = np.full(n_problems, pilot_n if n_max is None else min(pilot_n, n_max), dtype=np.int64)
     history: list[tuple[int, tuple[float, ...]]] = []
-    fixed: BetaMixture | str | None = prior
-    boots: tuple[BetaMixture, ...] = ()
-    fitted_at = 0
     bar = tqdm(total=max_samples, desc="adaptive sampling", unit="sample", disable=not progress)
     rounds = 0
     while True:
@@ -450,27 +509,8 @@ def run_adaptive(
         c += got
         rounds += 1
         bar.update(int(extra.sum()))
-        total = int(n.sum())
-        if (prior == "pilot" and rounds == 1) or (prior == "doubling" and total >= 2 * fitted_at):
-            fixed = resolve_prior("eb", n, c)
-            boots = bootstrap_priors(n, c, n_boot=prior_boot)
-            fitted_at = total
-        elif prior in (None, "eb"):
-            boots = bootstrap_priors(n, c, n_boot=prior_boot)
-        budget = max(int(math.ceil(round_fraction * total)), n_problems)
-        if max_samples is not None:
-            budget = min(budget, max_samples - total)
-
-        def allocate() -> Allocation:
-            return next_allocation(n, c, k, max(budget, 0), target_halfwidth, prior=fixed, batch=batch,
-                                   growth=growth, n_max=n_max, scope=scope, level=level,
-                                   estimator=estimator, boot_priors=boots)
-
-        alloc = allocate()
-        if prior == "doubling" and fitted_at < total and not alloc.done and int(alloc.extra.sum()) == 0:
-            fixed, boots, fitted_at = resolve_prior("eb", n, c), bootstrap_priors(n, c, n_boot=prior_boot), total
-            alloc = allocate()  # about to stop unmet: judge with a fit to all the samples
-        history.append((total, tuple(float(x) for x in alloc.halfwidth)))
+        alloc = round_allocation(n, c, k, target_halfwidth, n_max=n_max, policy=policy, max_samples=max_samples)
+        history.append((int(n.sum()), tuple(float(x) for x in alloc.halfwidth)))
         bar.set_postfix_str(f"max half-width {alloc.halfwidth.max():.4f}")
         if alloc.done or int(alloc.extra.sum()) == 0:
             break

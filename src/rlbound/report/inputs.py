@@ -5,7 +5,8 @@ verdicts carry them), the extracted answers for maj@k, and the optional side fil
 Side files (all optional):
 
 - ``perplexity.parquet``: problem_id, sample_index, scorer, n_tokens, sum_logprob, perplexity —
-  the run's responses scored under some model (``rlbound perplexity``);
+  the run's responses scored under some model (``rlbound perplexity``; read by the run store,
+  ``rlbound.data.store.read_perplexity``);
 - ``token_logprobs.parquet``: problem_id, sample_index, logprobs (list<float>) of the sampled tokens
   (``rlbound sample --logprobs``; shards of a killed sampler not merged yet are read too, see
   ``rlbound.data.token_logprobs``).
@@ -27,12 +28,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rlbound.data import token_logprobs
-from rlbound.data.store import RunStore
+from rlbound.data.store import PERPLEXITY_FILE, RunStore
+from rlbound.data.store import read_perplexity as read_perplexity_table
 from rlbound.errors import InputError
 from rlbound.metrics.planning import ESTIMATORS
 from rlbound.report.analyses.extra import Answers
 from rlbound.report.analyses.records import RunData
-from rlbound.scoring.perplexity import SIDE_FILE as PERPLEXITY_FILE
 
 LOGPROBS_FILE = token_logprobs.LOGPROBS_FILE
 
@@ -117,27 +118,14 @@ def read_perplexity(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray] | 
     """Per-response perplexities of a run's responses, by scorer: {scorer: shape [R]}; None when
     the run has no ``perplexity.parquet``.
 
-    Uses the ``perplexity`` column, or exp(-sum_logprob / n_tokens) where it is null; rows with
-    n_tokens == 0 or a non-finite value are dropped.
+    The run store reads the file (``rlbound.data.store.read_perplexity``: the ``perplexity`` column,
+    or exp(-sum_logprob / n_tokens) where it is null); rows without a finite positive value are dropped.
     """
-    path = Path(run_dir) / PERPLEXITY_FILE
-    t = _read_side(path, ("problem_id", "sample_index", "scorer"))
+    t = read_perplexity_table(run_dir)
     if t is None:
         return None
-    if "perplexity" not in t.column_names and not {"sum_logprob", "n_tokens"} <= set(t.column_names):
-        raise InputError("needs a 'perplexity' column or 'sum_logprob' and 'n_tokens'", path=str(path), field="perplexity")
-    rows = t.num_rows
-    ppl = np.full(rows, np.nan)
-    if "perplexity" in t.column_names:
-        ppl = pc.fill_null(t.column("perplexity").cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
-    if {"sum_logprob", "n_tokens"} <= set(t.column_names):
-        lp = pc.fill_null(t.column("sum_logprob").cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
-        nt = pc.fill_null(t.column("n_tokens").cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            derived = np.exp(-lp / nt)
-        ppl = np.where(np.isnan(ppl), derived, ppl)
-        ppl = np.where(nt > 0, ppl, np.nan)
-    scorers = np.asarray(pc.fill_null(t.column("scorer").cast(pa.string()), "").to_pylist(), dtype=object)
+    ppl = t.column("perplexity").to_numpy(zero_copy_only=False)
+    scorers = np.asarray(t.column("scorer").to_pylist(), dtype=object)
     ok = np.isfinite(ppl) & (ppl > 0)
     out: dict[str, np.ndarray] = {}
     for s in dict.fromkeys(scorers.tolist()):

@@ -6,7 +6,7 @@ Uniform sampling draws ``n`` samples of every problem; most of them teach nothin
 1. draws a pilot of ``pilot`` samples per problem (the ordinary resumable loop of
    ``rlbound.sampling.loop.sample``, with a per-problem target instead of one ``n``);
 2. grades the new samples (``rlbound.verify.runner.verify_run``);
-3. asks ``rlbound.metrics.adaptive.next_allocation`` which problems get how many more samples: the
+3. asks ``rlbound.metrics.adaptive.round_allocation`` which problems get how many more samples: the
    ones whose estimate would shrink the 95% interval on mean pass@k (at each ``k``) most per sample,
    with a round budget of 25% of the samples so far and at most ``n`` samples per problem;
 4. repeats 1-3 with the new targets until the predicted half-width is <= ``ci`` at every ``k``
@@ -28,7 +28,6 @@ reads such runs with it and marks their curves.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,13 +36,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rlbound.errors import InputError
+from rlbound.metrics.adaptive import Allocation, RoundPolicy, round_allocation
+from rlbound.metrics.prior.refit import DEFAULT_BOOT
 from rlbound.sampling.config import BATCH, ESTIMATOR, GROWTH, LEVEL, ROUND_FRACTION, SCOPE, STATE_FILE
 
 if TYPE_CHECKING:
     from rlbound.data.store import RunStore
-    from rlbound.metrics.adaptive import Allocation
     from rlbound.sampling.config import SampleConfig
     from rlbound.types import Problem
+
+# The rules of every round (``round_allocation``); bench/adaptive.py measures exactly these.
+POLICY = RoundPolicy(round_fraction=ROUND_FRACTION, batch=BATCH, growth=GROWTH, scope=SCOPE, level=LEVEL,
+                     estimator=ESTIMATOR, prior="eb", prior_boot=DEFAULT_BOOT)
+
 
 @dataclass
 class AdaptiveState:
@@ -98,22 +103,17 @@ def next_round(state: AdaptiveState, ids: list[str], n: NDArray[np.int64], c: ND
                ks: tuple[int, ...], ci: float, n_max: int) -> tuple[AdaptiveState, Allocation]:
     """The state after round ``state.round`` ended with counts ``(ids, n, c)``, and its ``Allocation``.
 
-    ``next_allocation`` (pass@k of Chen et al. 2021; empirical-Bayes prior refitted to (n, c), with
-    the spread of 20 refits to resampled problems in the predicted width (Laird & Louis 1987,
-    ``prior_fit``; seeded, so a resumed run recomputes the same decision), estimator "bayes", scope
-    "benchmark", budget ``max(25% of the samples so far, P)``, step
-    ``max(16, n_i/2)``, cap ``n_max``) decides. Stop condition: the predicted half-width is <= ``ci``
+    ``round_allocation`` under ``POLICY`` decides (pass@k of Chen et al. 2021; empirical-Bayes prior
+    refitted to (n, c), with the spread of 20 refits to resampled problems in the predicted width
+    (Laird & Louis 1987, ``prior.refit``; seeded, so a resumed run recomputes the same decision),
+    estimator "bayes", scope "benchmark", budget ``max(25% of the samples so far, P)``, step
+    ``max(16, n_i/2)``, cap ``n_max``). Stop condition: the predicted half-width is <= ``ci``
     at every k (``met``), or no problem gets more samples (every useful one is at ``n_max``): then
     ``done`` and the targets stay. Else the next round's targets are ``n + extra``. The history entry
     of a round replaces an earlier one of the same round, so recomputing after a resume adds nothing.
     """
-    from rlbound.metrics.adaptive import next_allocation
-    from rlbound.metrics.prior_fit import DEFAULT_BOOT, bootstrap_priors
-
     total = int(n.sum())
-    budget = max(math.ceil(ROUND_FRACTION * total), len(ids))
-    alloc = next_allocation(n, c, ks, budget, ci, prior="eb", batch=BATCH, growth=GROWTH, n_max=n_max,
-                            scope=SCOPE, level=LEVEL, estimator=ESTIMATOR, boot_priors=bootstrap_priors(n, c, n_boot=DEFAULT_BOOT))
+    alloc = round_allocation(n, c, ks, ci, n_max=n_max, policy=POLICY)
     entry = {"round": state.round, "samples": total, "n_min": int(n.min()), "n_max": int(n.max()), "k": list(ks),
              "halfwidth": [float(h) for h in alloc.halfwidth], "next_samples": int(alloc.extra.sum()),
              "next_problems": int((alloc.extra > 0).sum())}
@@ -134,12 +134,12 @@ def sample_adaptive(config: SampleConfig, progress: bool = True) -> tuple[RunSto
     from rlbound.data.benchmarks import load_benchmark
     from rlbound.data.store import RunStore
     from rlbound.sampling.config import backend_options
-    from rlbound.sampling.loop import _precheck_existing, sample
+    from rlbound.sampling.loop import check_existing_run, sample
     from rlbound.verify.runner import verify_run
     if not config.adaptive:
         raise InputError("sample_adaptive needs a config with adaptive = true", field="adaptive")
     dataset = load_benchmark(config.benchmark, limit=config.limit, field_map=config.field_map_dict())
-    _precheck_existing(config, config.sampling_params(), dataset)
+    check_existing_run(config, config.sampling_params(), dataset)
     _check_verifiers(config, dataset.problems)
     state = read_state(RunStore.open(config.out)) if RunStore.is_run_dir(config.out) else None
     if state is None:

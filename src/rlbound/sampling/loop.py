@@ -158,26 +158,18 @@ def build_manifest(config: SampleConfig, backend: Any, params: SamplingParams, d
         extra=extra)
 
 
-def _precheck_existing(config: SampleConfig, params: SamplingParams, dataset: Any) -> None:
-    """Refuse an incompatible existing run before spending time on loading the model."""
+def check_existing_run(config: SampleConfig, params: SamplingParams, dataset: Any) -> None:
+    """Refuse an incompatible existing run at ``config.out`` before spending time on loading the model.
+
+    The run store owns the check (``RunStore.check_existing``); the template is compared by name,
+    as a chat template's text needs the model's tokenizer (``RunStore.create`` compares all of it).
+    """
     from rlbound.data.store import RunStore
 
-    if not RunStore.is_run_dir(config.out):
-        return
-    old = RunStore.open(config.out).manifest
-    checks = {
-        "model": (old.model, _model_id(config.model)),
-        "backend": (old.backend, config.backend),
-        "dataset_hash": (old.dataset_hash, dataset.content_hash),
-        "sampling": ({k: v for k, v in old.sampling.items() if k != "n"},
-                     {k: v for k, v in params.to_dict().items() if k != "n"}),
-        "prompt_template": (old.prompt_template.get("name"), templates.describe(config.template)["name"]),
-    }
-    for name, (a, b) in checks.items():
-        if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
-            raise InputError(f"run already exists with a different {name} (stored {json.dumps(a)[:120]}, "
-                             f"given {json.dumps(b)[:120]}); use a new output directory",
-                             path=config.out, field=name)
+    RunStore.check_existing(config.out, {
+        "model": _model_id(config.model), "backend": config.backend, "dataset_hash": dataset.content_hash,
+        "sampling": params.to_dict(), "prompt_template": templates.describe(config.template)["name"],
+    })
 
 
 def sample(config: SampleConfig, progress: bool = True, *, targets: Mapping[str, int] | None = None,
@@ -197,7 +189,7 @@ def sample(config: SampleConfig, progress: bool = True, *, targets: Mapping[str,
 
     params = config.sampling_params()
     dataset = load_benchmark(config.benchmark, limit=config.limit, field_map=config.field_map_dict())
-    _precheck_existing(config, params, dataset)
+    check_existing_run(config, params, dataset)
     options = backend_options(config)
     own_backend = backend is None
     if own_backend:

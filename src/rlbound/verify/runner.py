@@ -12,6 +12,10 @@ reused (e.g. the 64 samples of one problem that reach the same extracted answer)
 offer ``quick_verify(problem, response) -> Verdict | None``: cheap, bounded checks run in this process
 (the math verifier's integer and same-LaTeX fast paths); only items it returns None for go to a
 worker, and the pool starts at the first such item, so a job decided entirely that way starts none.
+
+Each call ends its own workers. The multiprocessing forkserver and resource tracker behind the pools
+stay warm for the next call and are stopped, and reaped, when this process exits (or by
+``stop_pool_helpers``), so that no helper of ``rlbound grade`` or ``rlbound verify`` outlives it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Hashable, Iterable, Iterator
@@ -164,6 +170,105 @@ def _context(start_method: str | None, preload: list[str]) -> tuple[Any, str]:
     return ctx, method
 
 
+class _Helpers:
+    """The multiprocessing helper processes that worker pools share and that outlive each pool: the
+    forkserver (start method ``forkserver``) and the resource tracker (both start methods).
+
+    Those a pool of this module started are stopped by ``stop_pool_helpers`` and, at the latest,
+    when this process exits (after multiprocessing has joined its children), so that no helper of a
+    command outlives it, running or as a zombie of whoever inherits it. Helpers that were running
+    before the first pool (the caller's own multiprocessing) are left alone.
+    """
+
+    ORDER = ("forkserver", "resource tracker")  # the forkserver holds the tracker's fd: it goes first
+
+    def __init__(self) -> None:
+        self.ours: set[str] = set()
+        self.owner = os.getpid()
+        self.at_exit = False
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _handles() -> dict[str, tuple[Any, str, str]]:
+        """Per helper: multiprocessing's object for it and the names of its fd and pid attributes."""
+        from multiprocessing import forkserver, resource_tracker
+
+        return {"forkserver": (forkserver._forkserver, "_forkserver_alive_fd", "_forkserver_pid"),
+                "resource tracker": (resource_tracker._resource_tracker, "_fd", "_pid")}
+
+    def running(self) -> set[str]:
+        """The helpers running now (as far as multiprocessing knows)."""
+        return {n for n, (obj, _, pid) in self._handles().items() if getattr(obj, pid, None) is not None}
+
+    def adopt(self, before: set[str]) -> None:
+        """Take the helpers started since ``running()`` gave ``before`` as this module's."""
+        new = self.running() - before
+        if not new or os.getpid() != self.owner:
+            return
+        with self.lock:
+            self.ours |= new
+            if not self.at_exit:
+                import multiprocessing.util
+
+                multiprocessing.util.Finalize(None, self.stop, exitpriority=-100)
+                self.at_exit = True
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Close each own helper's pipe (it exits at EOF) and reap it; killed after ``timeout_s``."""
+        if os.getpid() != self.owner:
+            return  # a copy inherited through fork(): the helpers are the parent's
+        deadline = time.monotonic() + timeout_s
+        handles = self._handles()
+        with self.lock:
+            ours, self.ours = self.ours, set()
+        for name in self.ORDER:
+            if name not in ours:
+                continue
+            obj, fd_attr, pid_attr = handles[name]
+            fd, pid = getattr(obj, fd_attr, None), getattr(obj, pid_attr, None)
+            setattr(obj, fd_attr, None)
+            setattr(obj, pid_attr, None)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            if pid is not None:
+                _reap(pid, deadline)
+
+
+def _reap(pid: int, deadline: float) -> None:
+    """Wait for child ``pid`` to exit; SIGKILL it at ``deadline`` (a ``time.monotonic()``)."""
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        if time.monotonic() >= deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            return
+        time.sleep(0.005)
+
+
+_HELPERS = _Helpers()
+
+
+def stop_pool_helpers(timeout_s: float = 5.0) -> None:
+    """Stop the forkserver and resource tracker that this module's worker pools started, waiting
+    for both to exit (killed after ``timeout_s``); the next pool starts them again.
+
+    Each ``verify_items`` call already ends its own workers; the helpers stay for the next call
+    (a warm forkserver makes a worker cost milliseconds) and are stopped when this process exits.
+    """
+    _HELPERS.stop(timeout_s)
+
+
 class _Pool:
     """Worker processes, one item at a time each, killed and replaced on timeout or death."""
 
@@ -177,10 +282,12 @@ class _Pool:
         saved = os.environ.get(_WARMUP_ENV)
         if method == "forkserver":
             os.environ[_WARMUP_ENV] = self.registry[name]
+        before = _HELPERS.running()
         try:
             for _ in range(size):
                 self._spawn()
         finally:
+            _HELPERS.adopt(before)
             if method == "forkserver":
                 if saved is None:
                     os.environ.pop(_WARMUP_ENV, None)
@@ -288,182 +395,239 @@ def _run(
     total: int | None,
     start_method: str | None,
 ) -> Iterator[tuple[K, Verdict]]:
-    from tqdm.auto import tqdm
+    grading = _Grading(name, instance, progress, total)
+    try:
+        if n_workers == 0:
+            yield from grading.in_process(items)
+        else:
+            yield from _Scheduler(grading, n_workers, timeout_s, start_method).run(items)
+    finally:
+        grading.finish()
 
-    key_fn = getattr(instance, "cache_key", None)
-    quick_fn = getattr(instance, "quick_verify", None)
-    done: OrderedDict[Hashable, Verdict] = OrderedDict()
-    counts: Counter[str] = Counter()
-    verified = 0
-    t0 = time.monotonic()
-    bar = tqdm(total=total, unit="item", desc=f"verify[{name}]", disable=not progress, smoothing=0.05)
-    last_postfix = 0.0
 
-    def ckey_of(problem: Problem, response: str) -> Hashable | None:
-        if key_fn is None:
+class _Grading:
+    """What one ``verify_items`` call knows whatever grades its items: the verifier's dedupe key and
+    quick path, the verdicts decided so far (by cache key), the status counts and the progress bar."""
+
+    def __init__(self, name: str, instance: Any, progress: bool, total: int | None) -> None:
+        from tqdm.auto import tqdm
+
+        self.name = name
+        self.instance = instance
+        self.progress = progress
+        self.key_fn = getattr(instance, "cache_key", None)
+        self.quick_fn = getattr(instance, "quick_verify", None)
+        self.done: OrderedDict[Hashable, Verdict] = OrderedDict()
+        self.counts: Counter[str] = Counter()
+        self.verified = 0
+        self.t0 = time.monotonic()
+        self.bar = tqdm(total=total, unit="item", desc=f"verify[{name}]", disable=not progress, smoothing=0.05)
+        self.last_postfix = 0.0
+
+    def ckey_of(self, problem: Problem, response: str) -> Hashable | None:
+        """The verifier's cache key of the item, or None (no dedupe for it)."""
+        if self.key_fn is None:
             return None
         try:
-            ck = key_fn(problem, response)
+            ck = self.key_fn(problem, response)
             hash(ck)
             return ck
         except Exception:  # noqa: BLE001 - no dedupe for this item; the worker will report errors
             return None
 
-    def quick(problem: Problem, response: str) -> Verdict | None:
+    def cached(self, ck: Hashable | None) -> Verdict | None:
+        """The verdict already decided for cache key ``ck``, if any (kept as recently used)."""
+        if ck is None or ck not in self.done:
+            return None
+        self.done.move_to_end(ck)
+        return self.done[ck]
+
+    def quick(self, problem: Problem, response: str) -> Verdict | None:
         """The verifier's own SymPy-free verdict, decided here with no worker (None: needs a worker)."""
-        if quick_fn is None:
+        if self.quick_fn is None:
             return None
         try:
-            verdict = quick_fn(problem, response)
+            verdict = self.quick_fn(problem, response)
         except Exception:  # noqa: BLE001 - a worker will verify it and report any error
             return None
         return verdict if isinstance(verdict, Verdict) else None
 
-    def emit(key: Any, verdict: Verdict) -> tuple[Any, Verdict]:
-        nonlocal last_postfix
-        counts[verdict.status.value] += 1
-        bar.update(1)
-        now = time.monotonic()
-        if now - last_postfix > 0.5:
-            last_postfix = now
-            bar.set_postfix(
-                wrong=counts["wrong"], timeout=counts["timeout"], error=counts["error"], refresh=False
-            )
-        return key, verdict
-
-    def remember(ck: Hashable | None, verdict: Verdict) -> None:
+    def decided(self, ck: Hashable | None, verdict: Verdict) -> None:
+        """Count one verification and remember its verdict under ``ck`` (a bounded LRU cache)."""
+        self.verified += 1
         if ck is None:
             return
-        done[ck] = verdict
-        if len(done) > _VERDICT_CACHE_SIZE:
-            done.popitem(last=False)
+        self.done[ck] = verdict
+        if len(self.done) > _VERDICT_CACHE_SIZE:
+            self.done.popitem(last=False)
 
-    try:
-        if n_workers == 0:
-            for key, problem, response in items:
-                ck = ckey_of(problem, response)
-                if ck is not None and ck in done:
-                    yield emit(key, done[ck])
-                    continue
-                verdict = _verify_one(instance, problem, response)
-                verified += 1
-                remember(ck, verdict)
-                yield emit(key, verdict)
-            return
+    def emit(self, key: Any, verdict: Verdict) -> tuple[Any, Verdict]:
+        """Count ``verdict`` on the bar and return the ``(key, verdict)`` to yield."""
+        self.counts[verdict.status.value] += 1
+        self.bar.update(1)
+        now = time.monotonic()
+        if now - self.last_postfix > 0.5:
+            self.last_postfix = now
+            c = self.counts
+            self.bar.set_postfix(wrong=c["wrong"], timeout=c["timeout"], error=c["error"], refresh=False)
+        return key, verdict
 
-        preload = [base.target(name).split(":")[0], *getattr(instance, "preload_modules", ())]
-        pool: _Pool | None = None  # started when the first item needs a worker
-        try:
-            it = iter(items)
-            exhausted = False
-            queue: deque[_Task] = deque()
-            in_flight: dict[Hashable, _Task] = {}  # cache key -> queued or running task
-            tasks: dict[int, _Task] = {}
-            next_id = 0
-            max_queued = 4 * n_workers + 16
-            while True:
-                # 1. read items until enough distinct work is queued (dedupe as we go)
-                while not exhausted and len(queue) < max_queued:
-                    try:
-                        key, problem, response = next(it)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    ck = ckey_of(problem, response)
-                    if ck is not None and ck in done:
-                        done.move_to_end(ck)
-                        yield emit(key, done[ck])
-                    elif ck is not None and ck in in_flight:
-                        in_flight[ck].waiters.append(key)
-                    elif (verdict := quick(problem, response)) is not None:
-                        verified += 1
-                        remember(ck, verdict)
-                        yield emit(key, verdict)
-                    else:
-                        task = _Task(next_id, ck, problem, response, [key])
-                        next_id += 1
-                        tasks[task.task_id] = task
-                        queue.append(task)
-                        if ck is not None:
-                            in_flight[ck] = task
-                if exhausted and not queue and not tasks:
-                    break
-                if pool is None:
-                    pool = _Pool(name, n_workers, *_context(start_method, preload))
-                # 2. hand queued items to ready, idle workers
-                for w in pool.workers:
-                    if not queue:
-                        break
-                    if w.ready and w.task is None:
-                        task = queue.popleft()
-                        try:
-                            w.conn.send((task.task_id, task.problem, task.response))
-                        except (OSError, BrokenPipeError):
-                            queue.appendleft(task)  # the worker died while idle: handled below
-                            continue
-                        w.task = task.task_id
-                        w.deadline = time.monotonic() + timeout_s
-                # 3. wait for a message or the nearest deadline
-                now = time.monotonic()
-                deadlines = [w.deadline for w in pool.workers if w.task is not None]
-                wait_s = max(0.0, min(deadlines) - now) if deadlines else 1.0
-                ready = wait([w.conn for w in pool.workers], timeout=wait_s)
-                finished: list[tuple[_Task, Verdict]] = []
-                for w in list(pool.workers):
-                    if w.conn not in ready:
-                        continue
-                    try:
-                        msg = w.conn.recv()
-                    except (EOFError, OSError):
-                        w.process.join(timeout=1.0)
-                        code = w.process.exitcode
-                        if w.task is not None:
-                            task = tasks[w.task]
-                            finished.append(
-                                (task, _error_verdict(instance, f"worker process died (exit code {code})"))
-                            )
-                        elif not w.ready:
-                            raise RuntimeError(f"verifier {name!r} worker died while starting (exit code {code})") from None
-                        pool.replace(w)
-                        continue
-                    if msg[0] == "ready":
-                        w.ready = True
-                    elif msg[0] == "result":
-                        finished.append((tasks[msg[1]], msg[2]))
-                        w.task = None
-                    elif msg[0] == "init_error":
-                        raise RuntimeError(f"verifier {name!r} failed to start in a worker: {msg[1]}")
-                # 4. kill workers past their deadline (a result that raced the deadline still counts)
-                now = time.monotonic()
-                for w in list(pool.workers):
-                    if w.task is not None and now >= w.deadline and not w.conn.poll(0):
-                        task = tasks[w.task]
-                        finished.append(
-                            (task, _error_verdict(instance, f"exceeded {timeout_s!r} s wall-clock", Status.TIMEOUT))
-                        )
-                        pool.replace(w)
-                    elif not w.ready and now - w.started > _STARTUP_LIMIT_S:
-                        raise RuntimeError(
-                            f"verifier {name!r} worker did not start within {_STARTUP_LIMIT_S:g} s"
-                        )
-                for task, verdict in finished:
-                    del tasks[task.task_id]
-                    verified += 1
-                    if task.ckey is not None:
-                        in_flight.pop(task.ckey, None)
-                        remember(task.ckey, verdict)
-                    for key in task.waiters:
-                        yield emit(key, verdict)
-        finally:
-            if pool is not None:
-                pool.close()
-    finally:
-        bar.close()
-        summary = {"total": sum(counts.values()), **{s.value: counts.get(s.value, 0) for s in Status}}
-        line = _format_summary(name, summary, verified, time.monotonic() - t0)
+    def in_process(self, items: Iterable[tuple[K, Problem, str]]) -> Iterator[tuple[K, Verdict]]:
+        """``workers=0``: grade every item here, one after the other, with no time limit."""
+        for key, problem, response in items:
+            ck = self.ckey_of(problem, response)
+            verdict = self.cached(ck)
+            if verdict is None:
+                verdict = _verify_one(self.instance, problem, response)
+                self.decided(ck, verdict)
+            yield self.emit(key, verdict)
+
+    def finish(self) -> None:
+        """Close the bar and log (and with ``progress``, print) the summary line."""
+        self.bar.close()
+        summary = {"total": sum(self.counts.values()), **{s.value: self.counts.get(s.value, 0) for s in Status}}
+        line = _format_summary(self.name, summary, self.verified, time.monotonic() - self.t0)
         log.info(line)
-        if progress:
+        if self.progress:
+            from tqdm.auto import tqdm
+
             tqdm.write(line, file=sys.stderr)
+
+
+class _Scheduler:
+    """Items graded by a pool of worker processes (started at the first item that needs one), each
+    under the wall-clock limit ``timeout_s``; one round of ``run`` reads items, hands them out,
+    waits, collects results and kills workers past their deadline."""
+
+    def __init__(self, grading: _Grading, n_workers: int, timeout_s: float, start_method: str | None) -> None:
+        self.g = grading
+        self.n_workers = n_workers
+        self.timeout_s = timeout_s
+        self.start_method = start_method
+        self.preload = [base.target(grading.name).split(":")[0], *getattr(grading.instance, "preload_modules", ())]
+        self.pool: _Pool | None = None
+        self.queue: deque[_Task] = deque()
+        self.in_flight: dict[Hashable, _Task] = {}  # cache key -> queued or running task
+        self.tasks: dict[int, _Task] = {}
+        self.next_id = 0
+        self.max_queued = 4 * n_workers + 16
+        self.exhausted = False
+
+    def run(self, items: Iterable[tuple[K, Problem, str]]) -> Iterator[tuple[K, Verdict]]:
+        it = iter(items)
+        try:
+            while True:
+                yield from self._intake(it)
+                if self.exhausted and not self.queue and not self.tasks:
+                    return
+                if self.pool is None:
+                    self.pool = _Pool(self.g.name, self.n_workers, *_context(self.start_method, self.preload))
+                self._dispatch(self.pool)
+                finished = self._collect(self.pool)
+                finished += self._expire(self.pool)
+                yield from self._settle(finished)
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+
+    def _intake(self, it: Iterator[tuple[K, Problem, str]]) -> Iterator[tuple[K, Verdict]]:
+        """Read items until enough distinct work is queued, deduping as we go: an item whose verdict
+        is known, or decided by the quick path, is yielded at once; a repeat of queued work waits
+        for it."""
+        g = self.g
+        while not self.exhausted and len(self.queue) < self.max_queued:
+            try:
+                key, problem, response = next(it)
+            except StopIteration:
+                self.exhausted = True
+                return
+            ck = g.ckey_of(problem, response)
+            if (verdict := g.cached(ck)) is not None:
+                yield g.emit(key, verdict)
+            elif ck is not None and ck in self.in_flight:
+                self.in_flight[ck].waiters.append(key)
+            elif (verdict := g.quick(problem, response)) is not None:
+                g.decided(ck, verdict)
+                yield g.emit(key, verdict)
+            else:
+                task = _Task(self.next_id, ck, problem, response, [key])
+                self.next_id += 1
+                self.tasks[task.task_id] = task
+                self.queue.append(task)
+                if ck is not None:
+                    self.in_flight[ck] = task
+
+    def _dispatch(self, pool: _Pool) -> None:
+        """Hand queued items to ready, idle workers; each one's deadline starts now."""
+        for w in pool.workers:
+            if not self.queue:
+                return
+            if w.ready and w.task is None:
+                task = self.queue.popleft()
+                try:
+                    w.conn.send((task.task_id, task.problem, task.response))
+                except (OSError, BrokenPipeError):
+                    self.queue.appendleft(task)  # the worker died while idle: _collect replaces it
+                    continue
+                w.task = task.task_id
+                w.deadline = time.monotonic() + self.timeout_s
+
+    def _collect(self, pool: _Pool) -> list[tuple[_Task, Verdict]]:
+        """Wait for a message or the nearest deadline; the tasks that finished (a worker that died
+        with a task gives it an ``error`` verdict and is replaced)."""
+        now = time.monotonic()
+        deadlines = [w.deadline for w in pool.workers if w.task is not None]
+        wait_s = max(0.0, min(deadlines) - now) if deadlines else 1.0
+        ready = wait([w.conn for w in pool.workers], timeout=wait_s)
+        finished: list[tuple[_Task, Verdict]] = []
+        name = self.g.name
+        for w in list(pool.workers):
+            if w.conn not in ready:
+                continue
+            try:
+                msg = w.conn.recv()
+            except (EOFError, OSError):
+                w.process.join(timeout=1.0)
+                code = w.process.exitcode
+                if w.task is not None:
+                    detail = f"worker process died (exit code {code})"
+                    finished.append((self.tasks[w.task], _error_verdict(self.g.instance, detail)))
+                elif not w.ready:
+                    raise RuntimeError(f"verifier {name!r} worker died while starting (exit code {code})") from None
+                pool.replace(w)
+                continue
+            if msg[0] == "ready":
+                w.ready = True
+            elif msg[0] == "result":
+                finished.append((self.tasks[msg[1]], msg[2]))
+                w.task = None
+            elif msg[0] == "init_error":
+                raise RuntimeError(f"verifier {name!r} failed to start in a worker: {msg[1]}")
+        return finished
+
+    def _expire(self, pool: _Pool) -> list[tuple[_Task, Verdict]]:
+        """Kill and replace workers past their deadline, their tasks ``timeout`` (a result that raced
+        the deadline still counts); a worker that never became ready is an error."""
+        now = time.monotonic()
+        finished: list[tuple[_Task, Verdict]] = []
+        for w in list(pool.workers):
+            if w.task is not None and now >= w.deadline and not w.conn.poll(0):
+                detail = f"exceeded {self.timeout_s!r} s wall-clock"
+                finished.append((self.tasks[w.task], _error_verdict(self.g.instance, detail, Status.TIMEOUT)))
+                pool.replace(w)
+            elif not w.ready and now - w.started > _STARTUP_LIMIT_S:
+                raise RuntimeError(f"verifier {self.g.name!r} worker did not start within {_STARTUP_LIMIT_S:g} s")
+        return finished
+
+    def _settle(self, finished: list[tuple[_Task, Verdict]]) -> Iterator[tuple[Any, Verdict]]:
+        """Record each finished task's verdict and yield it for every item that waited on it."""
+        for task, verdict in finished:
+            del self.tasks[task.task_id]
+            if task.ckey is not None:
+                self.in_flight.pop(task.ckey, None)
+            self.g.decided(task.ckey, verdict)
+            for key in task.waiters:
+                yield self.g.emit(key, verdict)
 
 
 # --------------------------------------------------------------------------------------------------

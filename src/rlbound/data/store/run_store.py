@@ -1,37 +1,24 @@
-"""The run store: one directory per run, crash-safe and resumable (user pain point 10).
+"""``RunStore``: one run directory, crash-safe and resumable (user pain point 10).
 
 A run of the study design of Yue et al. 2025 (arXiv 2504.13837) is a grid of cells
 ``(problem_id, sample_index)``: every problem is sampled ``n`` times and each sample gets a verdict,
-from which (n, c) per problem feed the pass@k estimator of Chen et al. 2021. Layout::
+from which (n, c) per problem feed the pass@k estimator of Chen et al. 2021. The layout and the
+crash-safety rules are in the docstring of ``rlbound.data.store``; the part files are
+``rlbound.data.store.parts``, the manifest and problems ``rlbound.data.store.manifest``.
 
-    run/
-      manifest.json               RunManifest.to_json()
-      problems.parquet            id, prompt, reference, verifier, metadata (JSON string)
-      samples/part-<seq>-<uuid8>.parquet    one column per Sample field
-      verdicts/part-<seq>-<uuid8>.parquet   problem_id, sample_index + one column per Verdict field
-      <side files>                perplexity.parquet, config.toml, ...
-
-Every file is written to ``.tmp-<pid>-<uuid>.<ext>`` in its own folder, flushed, fsynced and then
-``os.replace``d into place, so a crash (even kill -9) never leaves a half-written visible file.
 Part files are immutable; writing a cell that is already stored is a no-op, so rerunning a killed
 writer fills exactly the missing cells. Readers dedupe by cell (first part in (seq, name) order
-wins) in case two writers raced; ``verify_integrity`` reports such duplicates. Leftover temp files
-of dead writers are ignored by readers and removed by the next writer. ``compact`` journals its
-work in ``.compact-<tag>.json`` so that the next writer finishes a compaction killed midway.
+wins) in case two writers raced; ``verify_integrity`` reports such duplicates.
 
 Cells are keyed internally by an int64 code ``problem ordinal << 32 | sample_index`` so that
-dedupe, ``counts`` and ``missing_cells`` are numpy operations over ~1M rows, not Python loops.
+dedupe, ``counts``, ``missing_cells`` and the sample-verdict join (``cells``) are numpy operations
+over ~1M rows, not Python loops.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import json
 import os
-import re
-import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,169 +28,48 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rlbound.data.atomic import atomic_write, atomic_write_bytes, atomic_write_text, fsync_dir
+from rlbound.data.atomic import atomic_write_bytes, atomic_write_text
+from rlbound.data.store.cells import join_cells, key_columns
+from rlbound.data.store.manifest import (
+    MANIFEST,
+    PROBLEMS,
+    SAME_FIELDS,
+    check_problems,
+    check_same_problems,
+    check_same_run,
+    is_interrupted_create,
+    merged_manifest,
+    normalise,
+    problems_table,
+    read_manifest,
+    read_problems,
+    stamped,
+)
+from rlbound.data.store.parts import (
+    KINDS,
+    SAMPLE_FIELDS,
+    SAMPLE_SCHEMA,
+    SAMPLES_DIR,
+    VERDICT_FIELDS,
+    VERDICT_SCHEMA,
+    VERDICTS_DIR,
+    conform,
+    finish_compactions,
+    list_parts,
+    part_name,
+    read_part,
+    remove_stale_tmp,
+    schema_of,
+    to_table,
+    write_compaction,
+    write_parquet,
+)
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
 
-MANIFEST = "manifest.json"
-PROBLEMS = "problems.parquet"
-SAMPLES_DIR = "samples"
-VERDICTS_DIR = "verdicts"
-_RESERVED = {MANIFEST, PROBLEMS, SAMPLES_DIR, VERDICTS_DIR}
-_PART_RE = re.compile(r"^part-(\d+)-([0-9a-f]{8})\.parquet$")
-_TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+")
-_MARKER_RE = re.compile(r"^\.compact-[0-9a-f]{8}\.json$")
-_STALE_TMP_S = 3600.0  # a temp file of a live process older than this is garbage too
+RESERVED = {MANIFEST, PROBLEMS, SAMPLES_DIR, VERDICTS_DIR}
 _SHIFT = 32  # cell code = problem ordinal << 32 | sample_index
 _MAX_INDEX = (1 << _SHIFT) - 1
-# Manifest fields that must agree for two writes to go into one run (never mix configurations).
-_SAME_FIELDS = ("model", "backend", "sampling", "prompt_template", "dataset_hash")
-
-PROBLEM_SCHEMA = pa.schema([
-    ("id", pa.string()), ("prompt", pa.string()), ("reference", pa.string()),
-    ("verifier", pa.string()), ("metadata", pa.string()),
-])
-SAMPLE_SCHEMA = pa.schema([
-    ("problem_id", pa.string()), ("sample_index", pa.int64()), ("seed", pa.int64()),
-    ("text", pa.string()), ("finish_reason", pa.string()),
-    ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
-])
-VERDICT_SCHEMA = pa.schema([
-    ("problem_id", pa.string()), ("sample_index", pa.int64()), ("correct", pa.bool_()),
-    ("status", pa.string()), ("extracted", pa.string()), ("detail", pa.string()),
-    ("verifier", pa.string()), ("verifier_version", pa.string()),
-    ("answer_correct", pa.bool_()), ("steps_correct", pa.bool_()),
-])
-_SAMPLE_FIELDS = [f.name for f in dataclasses.fields(Sample)]
-_VERDICT_FIELDS = [f.name for f in dataclasses.fields(Verdict)]
-assert _SAMPLE_FIELDS == SAMPLE_SCHEMA.names, "SAMPLE_SCHEMA out of step with rlbound.types.Sample"
-assert _VERDICT_FIELDS == VERDICT_SCHEMA.names[2:], "VERDICT_SCHEMA out of step with rlbound.types.Verdict"
-
-
-# ----------------------------------------------------------------------------------------------
-# atomic file writing
-
-
-def _write_parquet(dest: Path, table: pa.Table) -> Path:
-    return atomic_write(dest, lambda fh: pq.write_table(table, fh, compression="zstd"))
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:  # pragma: no cover
-        return False
-    return True
-
-
-def _remove_stale_tmp(folder: Path) -> int:
-    """Remove ``.tmp-*`` files left by dead writers (or older than an hour); returns the count."""
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    now = time.time()
-    for entry in os.scandir(folder):
-        m = _TMP_RE.match(entry.name)
-        if not m or not entry.is_file(follow_symlinks=False):
-            continue
-        pid = int(m.group(1))
-        try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-        except FileNotFoundError:
-            continue
-        if pid == os.getpid() or (_pid_alive(pid) and age < _STALE_TMP_S):
-            continue
-        try:
-            os.unlink(entry.path)
-            removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
-
-
-def _finish_compactions(folder: Path) -> None:
-    """Complete compactions a killed writer left half done (see ``RunStore.compact``).
-
-    A marker ``.compact-<tag>.json`` names the merged part and the parts it replaces. If the merged
-    part exists, the replaced parts are redundant copies and are removed; either way the marker goes.
-    """
-    if not folder.is_dir():
-        return
-    for name in os.listdir(folder):
-        if not _MARKER_RE.match(name):
-            continue
-        marker = folder / name
-        try:
-            d = json.loads(marker.read_text(encoding="utf-8"))
-            new, old = d["new"], d["old"]
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError, KeyError, TypeError):
-            marker.unlink(missing_ok=True)
-            continue
-        if isinstance(new, str) and _PART_RE.match(new) and (folder / new).is_file():
-            for n in old:
-                if isinstance(n, str) and _PART_RE.match(n) and n != new:
-                    (folder / n).unlink(missing_ok=True)
-            fsync_dir(folder)
-        marker.unlink(missing_ok=True)
-
-
-def _list_parts(folder: Path) -> list[tuple[int, str]]:
-    """(seq, name) of the visible part files of ``folder``, in read order (first wins)."""
-    if not folder.is_dir():
-        return []
-    out = []
-    for name in os.listdir(folder):
-        m = _PART_RE.match(name)
-        if m:
-            out.append((int(m.group(1)), name))
-    out.sort()
-    return out
-
-
-def _to_table(cols: dict[str, list[Any]], schema: pa.Schema, run: Path) -> pa.Table:
-    try:
-        return pa.Table.from_pydict(cols, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise InputError(f"a record field has the wrong type for {schema.names}: {e}", path=str(run)) from None
-
-
-def _normalise(x: Any) -> Any:
-    """JSON round-trip, so tuples compare equal to lists and key order does not matter."""
-    return json.loads(json.dumps(x, sort_keys=True, default=str))
-
-
-def _now_iso() -> str:
-    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
-    """Select/cast ``table`` to ``schema``; columns missing from an older part become nulls."""
-    cols = []
-    for f in schema:
-        if f.name in table.column_names:
-            col = table.column(f.name)
-            if col.type != f.type:
-                try:
-                    col = col.cast(f.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                    raise InputError(f"column has type {col.type}, expected {f.type}: {e}", path=str(path),
-                                     field=f.name) from None
-            cols.append(col)
-        else:
-            cols.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(cols, schema=schema)
-
-
-# ----------------------------------------------------------------------------------------------
-# the store
 
 
 class RunStore:
@@ -224,7 +90,7 @@ class RunStore:
         self._extra_ids: dict[str, int] = {}  # problem ids found in parts but not in problems.parquet
         self._cleaned = False
         self._next_seq = 0
-        kinds = (SAMPLES_DIR, VERDICTS_DIR)
+        kinds = KINDS
         # per kind ("samples"/"verdicts"), per part name (parts are immutable): conformed table, cell codes
         self._part_cache: dict[str, dict[str, pa.Table]] = {k: {} for k in kinds}
         self._part_codes: dict[str, dict[str, np.ndarray]] = {k: {} for k in kinds}
@@ -245,6 +111,18 @@ class RunStore:
         return p.is_dir() and (p / MANIFEST).is_file() and (p / PROBLEMS).is_file()
 
     @classmethod
+    def check_existing(cls, path: str | os.PathLike[str], given: Mapping[str, Any]) -> None:
+        """Refuse a write of another configuration into the run at ``path`` before any work is done.
+
+        Nothing happens when ``path`` is no run directory yet. Else ``given`` (manifest fields of
+        ``SAME_FIELDS``, as for ``check_same_run``: ``n`` aside, a template may be given by name) must
+        equal the stored manifest's, or InputError names the first differing field. ``create`` runs
+        the same check on the whole manifest.
+        """
+        if cls.is_run_dir(path):
+            check_same_run(read_manifest(Path(path) / MANIFEST), given, path)
+
+    @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RunStore:
         """Open an existing run directory; InputError naming the path and what is missing otherwise."""
         p = Path(path)
@@ -255,7 +133,7 @@ class RunStore:
         missing = [n for n in (MANIFEST, PROBLEMS) if not (p / n).is_file()]
         if missing:
             raise InputError(f"not a run directory: missing {' and '.join(missing)}", path=str(p))
-        return cls(p, _read_manifest(p / MANIFEST), _read_problems(p / PROBLEMS))
+        return cls(p, read_manifest(p / MANIFEST), read_problems(p / PROBLEMS))
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], manifest: RunManifest, problems: Sequence[Problem]) -> RunStore:
@@ -269,24 +147,20 @@ class RunStore:
         """
         p = Path(path)
         problems = list(problems)
-        _check_problems(problems)
+        check_problems(problems)
         if p.exists() and not p.is_dir():
             raise InputError("exists and is not a directory; refusing to overwrite it", path=str(p))
         if cls.is_run_dir(p):
             return cls._reopen(p, manifest, problems)
-        if p.is_dir() and not _is_interrupted_create(p):
+        if p.is_dir() and not is_interrupted_create(p):
             raise InputError("directory is not empty and is not a run directory; refusing to write into it "
                              "(choose a new or empty directory)", path=str(p))
         p.mkdir(parents=True, exist_ok=True)
-        _remove_stale_tmp(p)
-        if not manifest.created or not manifest.rlbound_version:
-            from rlbound.version import __version__
-
-            manifest = dataclasses.replace(manifest, created=manifest.created or _now_iso(),
-                                           rlbound_version=manifest.rlbound_version or __version__)
+        remove_stale_tmp(p)
+        manifest = stamped(manifest)
         (p / SAMPLES_DIR).mkdir(exist_ok=True)
         (p / VERDICTS_DIR).mkdir(exist_ok=True)
-        _write_parquet(p / PROBLEMS, _problems_table(problems))
+        write_parquet(p / PROBLEMS, problems_table(problems))
         atomic_write_text(p / MANIFEST, manifest.to_json())  # last: marks done
         store = cls(p, manifest, problems)
         store._cleaned = True
@@ -296,29 +170,10 @@ class RunStore:
     def _reopen(cls, p: Path, manifest: RunManifest, problems: list[Problem]) -> RunStore:
         store = cls.open(p)
         old = store._manifest
-        for name in _SAME_FIELDS:
-            a, b = _normalise(getattr(old, name)), _normalise(getattr(manifest, name))
-            if name == "sampling" and isinstance(a, dict) and isinstance(b, dict):
-                a = {k: v for k, v in a.items() if k != "n"}
-                b = {k: v for k, v in b.items() if k != "n"}
-            if a != b:
-                raise InputError(
-                    f"run already exists with a different {name} (stored {json.dumps(a, sort_keys=True)[:120]}, "
-                    f"given {json.dumps(b, sort_keys=True)[:120]}); refusing to mix two configurations in one run "
-                    "- use a new output directory", path=str(p), field=name)
-        old_ids, new_ids = set(store._ids), {q.id for q in problems}
-        if old_ids != new_ids:
-            gone, new = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
-            raise InputError(
-                f"run already exists with different problems ({len(gone)} stored ids not given, e.g. {gone[:3]}; "
-                f"{len(new)} given ids not stored, e.g. {new[:3]}); use a new output directory",
-                path=str(p / PROBLEMS), field="problems")
-        merged = dataclasses.replace(
-            manifest, created=old.created or manifest.created or _now_iso(),
-            rlbound_version=manifest.rlbound_version or old.rlbound_version,
-            sampling=_merged_sampling(old.sampling, manifest.sampling),
-            extra={**old.extra, **manifest.extra})
-        if _normalise(dataclasses.asdict(merged)) != _normalise(dataclasses.asdict(old)):
+        check_same_run(old, {name: getattr(manifest, name) for name in SAME_FIELDS}, p)
+        check_same_problems(store._ids, problems, p)
+        merged = merged_manifest(old, manifest)
+        if normalise(dataclasses.asdict(merged)) != normalise(dataclasses.asdict(old)):
             atomic_write_text(p / MANIFEST, merged.to_json())
             store._manifest = merged
         store._clean_once()
@@ -337,9 +192,9 @@ class RunStore:
 
     def side_path(self, name: str) -> Path:
         """Path of side file ``name`` (a plain file name such as ``perplexity.parquet``) in the run dir."""
-        if (not name or "/" in name or "\\" in name or name.startswith(".") or name in _RESERVED
+        if (not name or "/" in name or "\\" in name or name.startswith(".") or name in RESERVED
                 or name in (".", "..")):
-            raise InputError(f"invalid side file name {name!r} (a plain file name, not {sorted(_RESERVED)})",
+            raise InputError(f"invalid side file name {name!r} (a plain file name, not {sorted(RESERVED)})",
                              path=str(self.path), field="name")
         return self.path / name
 
@@ -374,8 +229,8 @@ class RunStore:
             new_codes.append(code)
         if not fresh:
             return 0
-        cols = {name: [getattr(s, name) for s in fresh] for name in _SAMPLE_FIELDS}
-        table = _to_table(cols, SAMPLE_SCHEMA, self.path)
+        cols = {name: [getattr(s, name) for s in fresh] for name in SAMPLE_FIELDS}
+        table = to_table(cols, SAMPLE_SCHEMA, self.path)
         name = self._write_part(SAMPLES_DIR, table)
         self._remember(SAMPLES_DIR, name, table, new_codes)
         return len(fresh)
@@ -408,12 +263,12 @@ class RunStore:
         if not fresh:
             return 0
         cols: dict[str, list[Any]] = {"problem_id": [r[0] for r in fresh], "sample_index": [r[1] for r in fresh]}
-        for name in _VERDICT_FIELDS:
+        for name in VERDICT_FIELDS:
             if name == "status":
                 cols[name] = [r[2].status.value for r in fresh]
             else:
                 cols[name] = [getattr(r[2], name) for r in fresh]
-        table = _to_table(cols, VERDICT_SCHEMA, self.path)
+        table = to_table(cols, VERDICT_SCHEMA, self.path)
         name = self._write_part(VERDICTS_DIR, table)
         self._remember(VERDICTS_DIR, name, table, new_codes)
         return len(fresh)
@@ -425,30 +280,18 @@ class RunStore:
         at any moment leaves every cell readable (overlaps are deduped on read, first part wins).
         """
         self._clean_once()
-        for kind in (SAMPLES_DIR, VERDICTS_DIR):
-            folder = self.path / kind
-            parts = _list_parts(folder)
-            if len(parts) <= 1:
-                continue
-            names, table = self._dedup_table(kind)
-            if len(names) <= 1:
-                continue
-            seq = min(int(_PART_RE.match(n).group(1)) for n in names)  # type: ignore[union-attr]
-            tag = uuid.uuid4().hex[:8]
-            new = f"part-{seq:010d}-{tag}.parquet"
-            # journal first: a writer that finds the marker and the merged part finishes the removal
-            marker = folder / f".compact-{tag}.json"
-            atomic_write(marker, lambda fh: fh.write(json.dumps({"new": new, "old": list(names)}).encode()))
-            _write_parquet(folder / new, table)
-            for n in names:
-                try:
-                    os.unlink(folder / n)
-                except FileNotFoundError:
-                    pass
-            fsync_dir(folder)
-            marker.unlink(missing_ok=True)
-            self._part_cache[kind][new] = table
-            self._key_parts[kind] = (self._key_parts[kind] - set(names)) | {new}
+        for kind in KINDS:
+            self._compact(kind)
+
+    def _compact(self, kind: str) -> None:
+        if len(list_parts(self.path / kind)) <= 1:
+            return
+        names, table = self._dedup_table(kind)
+        if len(names) <= 1:
+            return
+        new = write_compaction(self.path / kind, names, table)
+        self._part_cache[kind][new] = table
+        self._key_parts[kind] = (self._key_parts[kind] - set(names)) | {new}
 
     # ---------------------------------------------------------------- reading
 
@@ -463,7 +306,7 @@ class RunStore:
     def samples(self) -> list[Sample]:
         """All samples as ``Sample`` objects, ordered by problem order then sample_index."""
         t = self.sample_table()
-        cols = [t.column(n).to_pylist() for n in _SAMPLE_FIELDS]
+        cols = [t.column(n).to_pylist() for n in SAMPLE_FIELDS]
         return [Sample(*vals) for vals in zip(*cols)]
 
     def verdicts(self) -> dict[tuple[str, int], Verdict]:
@@ -471,7 +314,7 @@ class RunStore:
         t = self.verdict_table()
         pids = t.column("problem_id").to_pylist()
         idxs = t.column("sample_index").to_pylist()
-        cols = [t.column(n).to_pylist() for n in _VERDICT_FIELDS]
+        cols = [t.column(n).to_pylist() for n in VERDICT_FIELDS]
         out: dict[tuple[str, int], Verdict] = {}
         for pid, idx, vals in zip(pids, idxs, zip(*cols)):
             try:
@@ -514,14 +357,29 @@ class RunStore:
 
     def unverified(self) -> list[Sample]:
         """Samples that have no verdict yet, ordered by problem order then sample_index."""
-        scodes = self._index(SAMPLES_DIR)[1]
-        vcodes = self._index(VERDICTS_DIR)[1]
-        mask = ~np.isin(scodes, vcodes, assume_unique=True)
-        if not mask.any():
-            return []
-        t = self.sample_table().filter(pa.array(mask))
-        cols = [t.column(n).to_pylist() for n in _SAMPLE_FIELDS]
+        t = self.cells(verdicts=(), how="samples")
+        t = t.filter(pc.invert(t.column("has_verdict")))
+        cols = [t.column(n).to_pylist() for n in SAMPLE_FIELDS]
         return [Sample(*vals) for vals in zip(*cols)]
+
+    def cells(self, samples: Sequence[str] | None = None, verdicts: Sequence[str] | None = None,
+              how: str = "outer") -> pa.Table:
+        """Samples and verdicts side by side, one row per cell ``(problem_id, sample_index)``: the
+        run's one sample-verdict join (both deduped as ``sample_table`` / ``verdict_table`` are).
+
+        ``samples`` / ``verdicts`` name the columns wanted of each (default: all of SAMPLE_SCHEMA /
+        VERDICT_SCHEMA besides the two keys; none with ``()``). ``how="outer"``: every cell that has a
+        sample or a verdict; ``how="samples"``: every sampled cell. Columns: problem_id, sample_index,
+        the sample columns, the verdict columns (null where the cell has no such row), then the bools
+        has_sample and has_verdict. Rows are in problem order then sample_index; cells of problems
+        unknown to problems.parquet come last, by problem_id.
+        """
+        tables = []
+        for kind, wanted in ((SAMPLES_DIR, samples), (VERDICTS_DIR, verdicts)):
+            columns = key_columns(wanted, schema_of(kind).names)
+            names, t = self._dedup_table(kind, columns=columns)
+            tables += [t, self._index(kind, names)[1]]
+        return join_cells(*tables, how=how, known=len(self._ids), shift=_SHIFT)
 
     def counts(self, field: str = "correct", allow_partial: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Per-problem sample count ``n`` and correct count ``c`` over verified cells (Chen et al. 2021).
@@ -586,9 +444,9 @@ class RunStore:
         for kind, schema in ((SAMPLES_DIR, SAMPLE_SCHEMA), (VERDICTS_DIR, VERDICT_SCHEMA)):
             folder = self.path / kind
             tables = []
-            for _, name in _list_parts(folder):
+            for _, name in list_parts(folder):
                 try:
-                    tables.append(_conform(pq.read_table(folder / name), schema, folder / name))
+                    tables.append(conform(pq.read_table(folder / name), schema, folder / name))
                 except FileNotFoundError:
                     continue
                 except (InputError, pa.ArrowException, OSError) as e:
@@ -629,9 +487,9 @@ class RunStore:
         if self._cleaned:
             return
         for folder in (self.path, self.path / SAMPLES_DIR, self.path / VERDICTS_DIR):
-            _remove_stale_tmp(folder)
+            remove_stale_tmp(folder)
         for kind in (SAMPLES_DIR, VERDICTS_DIR):
-            _finish_compactions(self.path / kind)
+            finish_compactions(self.path / kind)
         self._cleaned = True
 
     def _code_for_write(self, pid: Any, idx: Any, what: str) -> int:
@@ -647,11 +505,11 @@ class RunStore:
     def _write_part(self, kind: str, table: pa.Table) -> str:
         folder = self.path / kind
         folder.mkdir(exist_ok=True)
-        parts = _list_parts(folder)
+        parts = list_parts(folder)
         seq = max(self._next_seq, (parts[-1][0] + 1) if parts else 0)
         self._next_seq = seq + 1
-        name = f"part-{seq:010d}-{uuid.uuid4().hex[:8]}.parquet"
-        _write_parquet(folder / name, table)
+        name = part_name(seq)
+        write_parquet(folder / name, table)
         return name
 
     def _remember(self, kind: str, name: str, table: pa.Table, codes: list[int]) -> None:
@@ -661,19 +519,7 @@ class RunStore:
         self._part_codes[kind][name] = np.asarray(codes, dtype=np.int64)
 
     def _read_parquet(self, kind: str, name: str, columns: list[str] | None = None) -> pa.Table:
-        path = self.path / kind / name
-        schema = SAMPLE_SCHEMA if kind == SAMPLES_DIR else VERDICT_SCHEMA
-        if columns is not None:
-            schema = pa.schema([schema.field(c) for c in columns])
-        try:
-            pf = pq.ParquetFile(path)
-            have = set(pf.schema_arrow.names)
-            t = pf.read(columns=[c for c in schema.names if c in have])
-        except FileNotFoundError:
-            raise
-        except (pa.ArrowException, OSError) as e:
-            raise InputError(f"unreadable part file ({e})", path=str(path)) from None
-        return _conform(t, schema, path)
+        return read_part(self.path / kind / name, schema_of(kind, columns))
 
     def _read_part(self, kind: str, name: str) -> pa.Table:
         """The whole part ``name`` (conformed to the current schema), cached."""
@@ -697,7 +543,7 @@ class RunStore:
     def _live(self, kind: str, read: Any) -> tuple[tuple[str, ...], Any]:
         """``read(names)`` over the visible parts; relists if a compaction removes one mid-read."""
         for attempt in range(5):
-            names = tuple(n for _, n in _list_parts(self.path / kind))
+            names = tuple(n for _, n in list_parts(self.path / kind))
             try:
                 out = read(names)
             except FileNotFoundError:
@@ -714,7 +560,7 @@ class RunStore:
     def _refresh_keys(self, kind: str) -> None:
         """Add the cell codes of parts written since the last look (by anyone) to the writer's key set."""
         seen = self._key_parts[kind]
-        for _, n in _list_parts(self.path / kind):
+        for _, n in list_parts(self.path / kind):
             if n in seen:
                 continue
             try:
@@ -767,7 +613,7 @@ class RunStore:
         """(part names, deduped table of ``kind`` sorted by cell); only ``columns`` if given (not cached)."""
         cached = self._table_cache[kind]
         if cached is not None:
-            names_now = tuple(n for _, n in _list_parts(self.path / kind))
+            names_now = tuple(n for _, n in list_parts(self.path / kind))
             if cached[0] == names_now:
                 t = cached[1]
                 return names_now, (t.select(columns) if columns else t)
@@ -784,95 +630,10 @@ class RunStore:
                     out.append(t)
                 return out
             names, tables = self._live(kind, read)
-        schema = SAMPLE_SCHEMA if kind == SAMPLES_DIR else VERDICT_SCHEMA
-        if columns is not None:
-            schema = pa.schema([schema.field(c) for c in columns])
-        t = pa.concat_tables(tables) if tables else schema.empty_table()
+        t = pa.concat_tables(tables) if tables else schema_of(kind, columns).empty_table()
         _, uniq, first = self._index(kind, names)
         if len(first) != t.num_rows or not np.array_equal(first, np.arange(len(first))):
             t = t.take(pa.array(first))
         if columns is None:
             self._table_cache[kind] = (names, t)
         return names, t
-
-
-# ----------------------------------------------------------------------------------------------
-# helpers for manifest / problems
-
-
-def _merged_sampling(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    out = dict(new)
-    a, b = old.get("n"), new.get("n")
-    if isinstance(a, int) and isinstance(b, int):
-        out["n"] = max(a, b)
-    elif a is not None and b is None:
-        out["n"] = a
-    return out
-
-
-def _is_interrupted_create(p: Path) -> bool:
-    """True for an empty dir, or one holding only what ``create`` writes before the manifest."""
-    for entry in os.scandir(p):
-        if _TMP_RE.match(entry.name) or entry.name == PROBLEMS:
-            continue
-        if entry.name in (SAMPLES_DIR, VERDICTS_DIR) and entry.is_dir():
-            if any(_PART_RE.match(n) for n in os.listdir(entry.path)):
-                return False
-            if any(not _TMP_RE.match(n) for n in os.listdir(entry.path)):
-                return False
-            continue
-        return False
-    return True
-
-
-def _check_problems(problems: list[Problem]) -> None:
-    seen: set[str] = set()
-    for q in problems:
-        if not isinstance(q, Problem):
-            raise TypeError(f"problems must be Problem objects, got {type(q).__name__}")
-        if not isinstance(q.id, str):
-            raise InputError(f"problem id {q.id!r} must be a string", field="id")
-        if q.id in seen:
-            raise InputError(f"duplicate problem id {q.id!r}", field="id")
-        seen.add(q.id)
-
-
-def _problems_table(problems: list[Problem]) -> pa.Table:
-    try:
-        meta = [json.dumps(q.metadata, sort_keys=True, ensure_ascii=False) for q in problems]
-    except TypeError as e:
-        raise InputError(f"problem metadata must be JSON-serialisable: {e}", field="metadata") from None
-    return pa.Table.from_pydict({
-        "id": [q.id for q in problems], "prompt": [q.prompt for q in problems],
-        "reference": [q.reference for q in problems], "verifier": [q.verifier for q in problems],
-        "metadata": meta,
-    }, schema=PROBLEM_SCHEMA)
-
-
-def _read_problems(path: Path) -> list[Problem]:
-    try:
-        t = _conform(pq.read_table(path), PROBLEM_SCHEMA, path)
-    except (pa.ArrowException, OSError) as e:
-        raise InputError(f"unreadable problems file ({e})", path=str(path)) from None
-    cols = [t.column(n).to_pylist() for n in PROBLEM_SCHEMA.names]
-    out = []
-    for row, (pid, prompt, ref, verifier, meta) in enumerate(zip(*cols), 1):
-        try:
-            md = json.loads(meta) if meta else {}
-        except json.JSONDecodeError:
-            raise InputError(f"row {row}: metadata is not valid JSON", path=str(path), field="metadata") from None
-        out.append(Problem(id=pid, prompt=prompt or "", reference=ref, verifier=verifier or "math", metadata=md))
-    return out
-
-
-def _read_manifest(path: Path) -> RunManifest:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"unreadable manifest ({e})", path=str(path)) from None
-    if not isinstance(d, dict):
-        raise InputError("manifest must be a JSON object", path=str(path))
-    try:
-        return RunManifest.from_dict(d)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"invalid manifest: {e}", path=str(path)) from None
