@@ -21,7 +21,12 @@ Math-Verify). Two ratios are printed:
   afresh: no verdict is carried over between calls);
 * end to end, start-up included on both sides: (import + loop) vs rlbound's first call.
 
-    .venv/bin/python bench/grade_math.py [--per-problem 64] [--workers 2]
+A second set, the 291 public graders' test cases of tests/verify/data/public_grader_cases.jsonl
+(Math-Verify, hendrycks MATH, Qwen2.5-Math; free text, final-answer sentences, decimal commas,
+mixed numbers, ...), is graded the same two ways and reported on its own SUMMARY line: seconds,
+agreement with the cases' labels and false positives of each (``--no-public-cases`` skips it).
+
+    .venv/bin/python bench/grade_math.py [--per-problem 64] [--workers 2] [--no-public-cases]
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "benchmarks" / "eval_rm_maj_example" / "math_cot_100.jsonl"
+PUBLIC_CASES = REPO / "tests" / "verify" / "data" / "public_grader_cases.jsonl"
 
 
 def build_samples(path: Path, per_problem: int, seed: int):
@@ -97,6 +103,41 @@ def import_seconds() -> float:
     return float(out.stdout.strip())
 
 
+def public_cases(workers: int, timeout_s: float) -> str:
+    """The SUMMARY line for the public graders' test cases: time, agreement and false positives of each."""
+    from math_verify import parse, verify
+
+    rows = [json.loads(line) for line in PUBLIC_CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    expected = {r["id"]: r["expected"] == "correct" for r in rows}
+    t0 = time.perf_counter()
+    theirs = {}
+    for r in rows:
+        try:
+            theirs[r["id"]] = bool(verify(parse(f"${r['gold']}$"), parse(r["response"])))
+        except Exception:  # noqa: BLE001 - counted as disagreeing
+            theirs[r["id"]] = None
+    t_mv = time.perf_counter() - t0
+    samples = [((r["id"], 0), r["gold"], r["response"]) for r in rows]
+    t0 = time.perf_counter()
+    verdicts, _ = with_rlbound(samples, workers, timeout_s)
+    t_ours = time.perf_counter() - t0
+    ours = {k[0]: v.correct for k, v in verdicts.items()}
+
+    def score(said):
+        agree = sum(said[i] == e for i, e in expected.items())
+        fps = sum(bool(said[i]) and not e for i, e in expected.items())
+        return agree, fps
+
+    (a_mv, fp_mv), (a_ours, fp_ours) = score(theirs), score(ours)
+    only_ours = sorted(i for i, e in expected.items() if ours[i] and not e and not theirs[i])
+    return (
+        f"SUMMARY grade_math public cases: {len(rows)} cases | Math-Verify loop {t_mv:.2f} s, agrees on {a_mv} "
+        f"({a_mv / len(rows):.1%}), {fp_mv} false positives | rlbound workers={workers} {t_ours:.2f} s "
+        f"(pool start-up included), agrees on {a_ours} ({a_ours / len(rows):.1%}), {fp_ours} false positives, "
+        f"{len(only_ours)} that Math-Verify does not make {only_ours}"
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -104,6 +145,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-public-cases", action="store_true", help="skip the public graders' test cases")
     args = ap.parse_args(argv)
     if not args.data.is_file():
         print(f"grade_math: data not found: {args.data}", file=sys.stderr)
@@ -150,6 +192,8 @@ def main(argv=None) -> int:
         f"{'met' if same_footing >= 10 else 'NOT met'}), {end_to_end:.1f}x end to end | "
         f"verdict differences vs Math-Verify loop: {len(diffs)} | first == second call verdicts: {warm_same}"
     )
+    if not args.no_public_cases and PUBLIC_CASES.is_file():
+        print(public_cases(args.workers, args.timeout))
     return 0
 
 

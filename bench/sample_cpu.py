@@ -67,8 +67,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    from rlbound.backends.hf import decoders as hf
     from rlbound.backends.hf import HFBackend, HFOptions
+    from rlbound.backends.hf import decoders as hf
     from rlbound.backends.protocol import SamplingParams
 
     with tempfile.TemporaryDirectory() as tmp:

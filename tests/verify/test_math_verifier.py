@@ -26,9 +26,9 @@ def test_registered_and_protocol(mv):
     v = get_verifier("math")
     assert isinstance(v, MathVerifier) and isinstance(v, Verifier)
     assert v.name == "math"
-    assert v.version.startswith("math-1+math-verify-0.9.0+latex2sympy2-extended-")
+    assert v.version.startswith("math-2+math-verify-0.9.0+latex2sympy2-extended-")
     assert MathVerifier(ExtractionPolicy.with_last_number()).version.endswith(
-        "+policy-boxed.final_answer.gsm8k.last_number"
+        "+policy-boxed.final_answer.gsm8k.last_math.last_number"
     )
 
 
@@ -43,9 +43,14 @@ def test_statuses_and_detail(mv):
     fa = mv.verify(prob("42"), "Final Answer: The final answer is $42$. I hope it is correct.")
     assert fa.status is Status.CORRECT and fa.detail.startswith("policy=final_answer;")
 
-    none = mv.verify(prob("42"), "I think it is 42 but I will not say so.")
+    # A number stated in prose is an answer (the last_math fallback, as in Math-Verify; this was
+    # no_answer before it existed) ...
+    prose = mv.verify(prob("42"), "I think it is 42 but I will not say so.")
+    assert prose.status is Status.CORRECT and prose.detail.startswith("policy=last_math;")
+    # ... a response cut off inside a formula is not.
+    none = mv.verify(prob("42"), "I think it is \\[ 42 +")
     assert none.status is Status.NO_ANSWER and none.extracted is None
-    assert "boxed, final_answer, gsm8k" in none.detail
+    assert "boxed, final_answer, gsm8k, last_math" in none.detail
 
     missing = mv.verify(prob(None), "\\boxed{1}")
     assert missing.status is Status.ERROR and "no reference" in missing.detail
@@ -53,7 +58,7 @@ def test_statuses_and_detail(mv):
 
 def test_last_number_policy_is_opt_in():
     v = MathVerifier(ExtractionPolicy.with_last_number())
-    verdict = v.verify(prob("42"), "I think it is 42")
+    verdict = v.verify(prob("42"), "I think it is \\[ 42 +")
     assert verdict.status is Status.CORRECT and verdict.detail.startswith("policy=last_number;")
 
 

@@ -15,6 +15,15 @@ On top of Math-Verify (each documented, with the real cases, in docs/grading-agr
   ``1/2006!``, Math-Verify #14; ``1e-19 == 5e-19``). When it says "equal" for two scalar numbers of
   magnitude below 1e-3, rlbound also requires a relative difference of at most 1e-3.
 * Times of day: ``4:30 \\text{ p.m.}`` is compared as a time, not as the ratio 4/30.
+* Spelling read before comparing: Unicode compatibility forms (fullwidth digits, U+2212 minus),
+  doubled backslashes (``\\\\le`` from over-escaped JSON), plain mixed numbers (``4 4/9`` is
+  40/9, not 16/9) and decimal commas (``1000,99`` against a decimal reference such as 1000.99).
+* Stated precision: a decimal with >= 3 significant digits (or >= 2 decimals and >= 2 significant
+  digits) against an exact rational with no finite decimal expansion is compared at the decimals it
+  states (``0.3333`` for 1/3, ``33.3`` for 100/3, ``(0.6, 2.6667]`` for (3/5, 8/3]); Math-Verify
+  rounds both to 6 decimals and calls them different.
+* Sets written as relations: ``-2 \\le x \\le 7`` against a reference ``x \\in [-2, 7]`` is the same
+  set (Math-Verify's ``allow_set_relation_comp``, which it only applies one way by default).
 * Fast paths that agree with Math-Verify by construction and skip SymPy: the same LaTeX up to
   spelling, two integers, two plain numbers clearly apart.
 """
@@ -24,6 +33,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Hashable
 from functools import lru_cache
@@ -32,12 +42,15 @@ from importlib.metadata import version as _dist_version
 from typing import Any
 
 from rlbound.types import Problem, Status, Verdict
-from rlbound.verify.extract import POLICIES, ExtractionPolicy, boxed_parts, extract_answer
+from rlbound.verify.extract import ExtractionPolicy, answer_part_count, extract_answer, extract_full
 
-VERIFIER_REVISION = "math-1"
+# math-2: last-math fallback, later final-answer statements, multi-part boxes, decimal commas,
+# stated precision, mixed numbers, Unicode and doubled-backslash spellings, sets as relations.
+VERIFIER_REVISION = "math-2"
 TINY_MAGNITUDE = 1e-3  # below this, Math-Verify's 6-decimal rounding keeps < 4 significant digits
 TINY_RELATIVE_TOLERANCE = 1e-3
 QUICK_MAX_CHARS = 200  # longer answers are never decided in the runner's parent process
+MAX_GRADED_CHARS = 32_000  # longer answers or references are an ``error``, never parsed
 
 
 def _dist(name: str) -> str:
@@ -182,7 +195,7 @@ _THIN_SPACE_RE = re.compile(r"\\[,;:! ]")
 # to Math-Verify "865 394" is not "865394" and "865, 394" (a pair) is not "865,394" (an integer),
 # so such spellings are left for it to decide.
 _SPACE_RE = re.compile(r"(?<![A-Za-z0-9,])\s+|\s+(?![A-Za-z0-9])")
-_INT_RE = re.compile(r"-?(?:\d{1,3}(?:(?:,|\{,\})\d{3})+|\d+)")
+_INT_RE = re.compile(r"-?(?:\d{1,3}(?:(?:,|\{,\})\d{3})+|\d+)", re.ASCII)
 # Spacing that Math-Verify does not read as a thousands separator: "1, 234", "1\,234", "1~234".
 _INT_SPACING_RE = re.compile(r"\s|~|\\[,;: ]")
 
@@ -221,6 +234,147 @@ def _fast_path(reference: str, answer: str) -> tuple[Status, str] | None:
     return None
 
 
+_DOUBLED_BACKSLASH_RE = re.compile(r"(?<!\\)\\\\(?=[A-Za-z])")
+_MIXED_NUMBER_RE = re.compile(r"([+-]?)(\d+)\s+(\d+)\s*/\s*(\d+)(\s*\\?%)?", re.ASCII)
+_DECIMAL_COMMA_RE = re.compile(r"[+-]?(?:0,\d+|\d+,(?:\d{1,2}|\d{4,}))", re.ASCII)
+_DECIMAL_POINT_RE = re.compile(r"[+-]?\d*\.\d+", re.ASCII)
+_UNICODE_SIGNS = str.maketrans({"\u2212": "-", "\u00d7": "\\times ", "\u00f7": "\\div "})
+
+
+def normalize_answer(latex: str) -> str:
+    """Spellings Math-Verify misreads, rewritten before any comparison.
+
+    Unicode compatibility forms (NFKC: fullwidth digits and letters), the minus sign U+2212, the
+    times and division signs, decimal digits of other scripts; a doubled backslash before a
+    command (``\\\\le``, left by over-escaped JSON) as one; a plain mixed number ``4 4/9`` as
+    ``\\frac{40}{9}`` (LaTeX would multiply); one with an improper fraction (``11 6/6``, ``4 4/0``)
+    as text, equal to no number (as in Math-Verify's tests). Look-alike letters of other scripts
+    (Cyrillic ``х``) are left as they are: another symbol, not the Latin letter.
+    """
+    text = latex if latex.isascii() else _unicode_math(latex)
+    if "\\\\" in text:
+        text = _DOUBLED_BACKSLASH_RE.sub(r"\\", text)
+    m = _MIXED_NUMBER_RE.fullmatch(text.strip()) if "/" in text else None
+    if m:
+        sign, whole, num, den, percent = m.groups()
+        if int(den) > 0 and int(num) < int(den):
+            text = f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}" + ("\\%" if percent else "")
+        else:  # "11 6/6", "4 4/0": no mixed number, and no value to compare
+            text = f"\\text{{{text.strip()}}}"
+    return text
+
+
+_SUPER_RE = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u207e\u207f]+")
+_SUB_RE = re.compile("[\u2080-\u208e]+")
+_VULGAR_RE = re.compile("[\u00bc-\u00be\u2150-\u215e]")
+
+
+def _unicode_math(text: str) -> str:
+    """Unicode math spellings as LaTeX: superscripts and subscripts (``x²`` is ``x^{2}``, not the
+    ``x2`` that NFKC alone makes of it), vulgar fractions (``3½``), then NFKC, the signs, and
+    decimal digits of any script (Arabic-Indic ``٣``, Devanagari ``३``) as ASCII digits."""
+    text = _SUPER_RE.sub(lambda m: "^{" + unicodedata.normalize("NFKC", m.group()) + "}", text)
+    text = _SUB_RE.sub(lambda m: "_{" + unicodedata.normalize("NFKC", m.group()) + "}", text)
+    text = _VULGAR_RE.sub(lambda m: "\\frac{{{}}}{{{}}}".format(*unicodedata.normalize("NFKC", m.group()).split("\u2044")),
+                          text)
+    text = unicodedata.normalize("NFKC", text).translate(_UNICODE_SIGNS)
+    return "".join(str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text)
+
+
+def _decimal_commas(reference: str, answer: str) -> tuple[str, str]:
+    """``1000,99`` / ``0,111`` read as decimals when the other side is a decimal written with a point."""
+    if "," not in reference and "," not in answer:
+        return reference, answer
+    ref, ans = reference.strip(), answer.strip()
+    if _DECIMAL_COMMA_RE.fullmatch(ans) and _DECIMAL_POINT_RE.fullmatch(ref):
+        return reference, ans.replace(",", ".")
+    if _DECIMAL_COMMA_RE.fullmatch(ref) and _DECIMAL_POINT_RE.fullmatch(ans):
+        return ref.replace(",", "."), answer
+    return reference, answer
+
+
+def _prepare(reference: str, answer: str) -> tuple[str, str]:
+    return _decimal_commas(normalize_answer(reference), normalize_answer(answer))
+
+
+_DECIMAL_LITERAL_RE = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])", re.ASCII)
+MIN_STATED_SIGNIFICANT = 3  # digits a decimal must carry to be read at its stated precision
+
+
+def _stated_decimals(latex: str) -> int | None:
+    """The most decimals a decimal literal of ``latex`` states, if that literal carries enough digits.
+
+    None when there is no decimal literal, or the longest has fewer than ``MIN_STATED_SIGNIFICANT``
+    significant digits (and fewer than 2 decimals with 2 significant digits): ``0.3`` does not
+    state 1/3, ``0.3333`` and ``0.33`` do. Every number is then compared at that many decimals, so
+    a shorter literal (``0.6`` in ``(0.6, 2.6667]``) must be exact.
+    """
+    found = _DECIMAL_LITERAL_RE.findall(latex)
+    if not found:
+        return None
+    whole, frac = max(found, key=lambda lit: len(lit[1]))
+    significant = len((whole + frac).lstrip("0"))
+    if not (significant >= MIN_STATED_SIGNIFICANT or (len(frac) >= 2 and significant >= 2)):
+        return None
+    return len(frac)
+
+
+def _rational_leaves(obj: Any) -> list[Any] | None:
+    """The numbers of a parsed answer (number, tuple, set, interval, matrix) if all are rational."""
+    import sympy
+
+    if isinstance(obj, sympy.MatrixBase):
+        items = list(obj)
+    elif isinstance(obj, sympy.Interval):
+        items = [obj.start, obj.end]
+    elif isinstance(obj, (sympy.Tuple, sympy.FiniteSet, tuple)):
+        items = list(obj.args if isinstance(obj, sympy.Basic) else obj)
+    else:
+        return [obj] if isinstance(obj, sympy.Rational) else None
+    leaves: list[Any] = []
+    for item in items:
+        sub = _rational_leaves(item)
+        if sub is None:
+            return None
+        leaves += sub
+    return leaves
+
+
+def _equal_at_stated_precision(gold: Any, pred: Any, reference: str, answer: str) -> bool:
+    """True when one side is decimals stated to d places and the other exact rationals, some with no
+    finite decimal expansion, that round to them (``0.3333`` for 1/3); see the module docstring."""
+    ref_d, ans_d = _stated_decimals(reference), _stated_decimals(answer)
+    if (ref_d is None) == (ans_d is None):
+        return False
+    exact = _rational_leaves(pred if ans_d is None else gold)
+    if not exact or all(_terminates(q) for q in exact):
+        return False
+    digits = ref_d if ans_d is None else ans_d
+    try:
+        return bool(_math_verify().verify(gold, pred, float_rounding=digits, timeout_seconds=None,
+                                          allow_set_relation_comp=True))
+    except Exception:  # noqa: BLE001 - no decision here: the caller reports "not equivalent"
+        return False
+
+
+def _terminates(q: Any) -> bool:
+    """A rational whose decimal expansion is finite (its denominator has no prime but 2 and 5)."""
+    den = int(q.q)
+    for p in (2, 5):
+        while den % p == 0:
+            den //= p
+    return den == 1
+
+
+def _too_long(reference: str, answer: str) -> tuple[Status, str] | None:
+    """An ``error`` for an answer or reference over ``MAX_GRADED_CHARS`` (no benchmark answer comes
+    near; Math-Verify's parser takes seconds on such input and its result would mean nothing)."""
+    for what, text in (("answer", answer), ("reference", reference)):
+        if len(text) > MAX_GRADED_CHARS:
+            return Status.ERROR, f"{what} of {len(text)} characters is over the {MAX_GRADED_CHARS} graded"
+    return None
+
+
 def judge(reference: str, answer: str) -> tuple[Status, str]:
     """Decide whether ``answer`` equals ``reference`` (both LaTeX answer strings).
 
@@ -233,6 +387,10 @@ def judge(reference: str, answer: str) -> tuple[Status, str]:
         (status, detail): ``correct``; ``wrong``; or ``error`` when the symbolic comparison of the
         two parsed expressions raised and no other pair matched (the exception text is the detail).
     """
+    too_long = _too_long(reference, answer)
+    if too_long is not None:
+        return too_long
+    reference, answer = _prepare(reference, answer)
     decided = _fast_path(reference, answer) or _compare_clock_times(reference, answer)
     if decided is not None:
         return decided
@@ -244,13 +402,15 @@ def judge(reference: str, answer: str) -> tuple[Status, str]:
     if not pred:
         return Status.WRONG, "Math-Verify found nothing to compare in the answer"
     if _clearly_different(gold[0], pred[0]):
+        if _equal_at_stated_precision(gold[0], pred[0], reference, answer):
+            return Status.CORRECT, "equal at the precision the decimal states"
         return Status.WRONG, "different numbers"
     first_error: Exception | None = None
     vetoed: str | None = None
     for gi, g in enumerate(gold):
         for pi, p in enumerate(pred):
             try:
-                same = mv.verify(g, p, timeout_seconds=None, raise_on_error=True)
+                same = mv.verify(g, p, timeout_seconds=None, raise_on_error=True, allow_set_relation_comp=True)
             except Exception as exc:  # noqa: BLE001 - reported as Status.ERROR below
                 if gi == 0 and pi == 0 and not isinstance(g, str) and not isinstance(p, str):
                     first_error = exc
@@ -263,6 +423,8 @@ def judge(reference: str, answer: str) -> tuple[Status, str]:
             vetoed = vetoed or why_not
     if vetoed is not None:
         return Status.WRONG, vetoed
+    if _equal_at_stated_precision(gold[0], pred[0], reference, answer):
+        return Status.CORRECT, "equal at the precision the decimal states"
     if first_error is not None:
         text = f"{type(first_error).__name__}: {first_error}"
         return Status.ERROR, f"comparison failed: {text[:300]}"
@@ -335,22 +497,15 @@ class MathVerifier:
         """(answer, policy name) from ``response`` under this verifier's policy."""
         return extract_answer(response, self.policy)
 
-    def _extract_full(self, response: str) -> tuple[str | None, str | None, tuple[str, ...]]:
-        """(answer, policy, boxes if several): ``extract`` with one scan for the boxed policy."""
-        for name in self.policy.policies:
-            if name == "boxed":
-                parts = boxed_parts(response)
-                if parts:
-                    return ", ".join(parts), "boxed", (tuple(parts) if len(parts) > 1 else ())
-                continue
-            answer, fired = POLICIES[name](response)
-            if answer is not None:
-                return answer, fired, ()
-        return None, None, ()
+    def _extract_full(self, reference: str | None, response: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """(answer, policy, boxes if several) for ``response``, joining as many boxes as the
+        reference has parts (``rlbound.verify.extract.extract_full``)."""
+        want = answer_part_count(str(reference)) if reference is not None and len(str(reference)) <= 2000 else 1
+        return extract_full(response, self.policy, want)
 
     def cache_key(self, problem: Problem, response: str) -> Hashable | None:
         """(reference, extracted answer, policy, boxes if several): equal keys get equal verdicts."""
-        answer, fired, parts = self._extract_full(response or "")
+        answer, fired, parts = self._extract_full(problem.reference, response or "")
         return (problem.reference, answer, fired, parts)
 
     def _judge_cached(self, reference: str, answer: str, parts: tuple[str, ...]) -> tuple[Status, str, str]:
@@ -388,13 +543,17 @@ class MathVerifier:
         """
         if problem.reference is None or not str(problem.reference).strip():
             return self.verify(problem, response)
-        answer, fired, parts = self._extract_full(response or "")
+        answer, fired, parts = self._extract_full(problem.reference, response or "")
         if answer is None:
             return self.verify(problem, response)
         reference = str(problem.reference)
+        too_long = _too_long(reference, answer)
+        if too_long is not None:  # the same verdict ``verify`` gives, without a worker
+            return self._verdict(too_long[0], answer[:QUICK_MAX_CHARS], f"policy={fired}; {too_long[1]}")
         if parts or len(answer) > QUICK_MAX_CHARS or len(reference) > QUICK_MAX_CHARS:
             return None
-        decided = _fast_path(reference, answer) or _compare_clock_times(reference, answer)
+        reference, prepared = _prepare(reference, answer)
+        decided = _fast_path(reference, prepared) or _compare_clock_times(reference, prepared)
         if decided is None:
             return None
         status, why = decided
@@ -404,15 +563,20 @@ class MathVerifier:
         """Grade ``response`` against ``problem.reference``.
 
         Status: ``correct`` / ``wrong``; ``no_answer`` when no policy extracts an answer; ``error``
-        when the problem has no reference or Math-Verify raises (exception text in ``detail``).
-        ``detail`` starts with the extraction policy that fired. No timeout is applied here.
+        when the problem has no reference, the answer or reference is over ``MAX_GRADED_CHARS``
+        characters (the stored answer is then cut to ``QUICK_MAX_CHARS``) or Math-Verify raises
+        (exception text in ``detail``). ``detail`` starts with the extraction policy that fired. No
+        timeout is applied here: ``rlbound.verify.runner`` applies it from outside.
         """
         if problem.reference is None or not str(problem.reference).strip():
             return self._verdict(Status.ERROR, None, f"problem {problem.id!r} has no reference answer")
-        answer, fired, parts = self._extract_full(response or "")
+        answer, fired, parts = self._extract_full(problem.reference, response or "")
         if answer is None:
             tried = ", ".join(self.policy.policies)
             return self._verdict(Status.NO_ANSWER, None, f"no answer found (policies tried: {tried})")
+        too_long = _too_long(str(problem.reference), answer)
+        if too_long is not None:  # the stored answer is cut, too
+            return self._verdict(too_long[0], answer[:QUICK_MAX_CHARS], f"policy={fired}; {too_long[1]}")
         try:
             status, why, judged = self._judge_cached(str(problem.reference), answer, parts)
         except Exception as exc:  # noqa: BLE001 - a grader crash is an ``error`` verdict
