@@ -30,9 +30,9 @@ def test_smoke_study_end_to_end(tmp_path):
     # stage 4: every run sampled and verified, n=8 x 12 problems
     labels = {p.name for p in (out / "runs").iterdir()}
     assert {"base", "grpo-step1", "grpo-step2", "distilled"} <= labels
-    for label in labels:
+    for label in labels:  # 12 familiar problems and 6 of the long-tail split
         ids, n, c = RunStore.open(out / "runs" / label).counts()
-        assert len(ids) == 12 and (n == 8).all()
+        assert len(ids) == 18 and (n == 8).all() and sum(i.startswith("rev/") for i in ids) == 6
     steps = RunStore.open(out / "runs" / "grpo-step1").manifest.extra
     assert steps["train_run"] == "grpo" and steps["train_step"] == 1
     # stage 5: perplexity under the base model
@@ -44,7 +44,8 @@ def test_smoke_study_end_to_end(tmp_path):
     found = json.loads((out / "findings.json").read_text())
     keys = {f["key"] for f in found["findings"]}
     assert {"crossing", "coverage", "checkpoints", "distillation", "distillation_cot", "perplexity", "cot_base",
-            "crossing_cot", "entropy", "support"} <= keys
+            "crossing_cot", "entropy", "support", "distillation_longtail", "distillation_longtail_cot",
+            "crossing_longtail_cot"} <= keys
     verdicts = {f["key"]: f["verdict"] for f in found["findings"]}
     assert set(verdicts.values()) <= {"held", "contradicted", "inconclusive", "info"}
     for f in found["findings"]:  # a verdict is read off its interval: 0 inside means inconclusive

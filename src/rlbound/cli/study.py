@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -11,15 +12,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "pass@k curves, solvable coverage, checkpoints over training, distillation, perplexity "
                        "under the base model, CoT-pass@k. Resumable: rerun the same command after a crash. "
                        "Presets: demo (make demo), algorithms (all six RL algorithms + ablations, slower), "
-                       "smoke (toy sizes, for CI).")
-    s.add_argument("--preset", default="demo", help="demo, algorithms or smoke")
+                       "smoke (toy sizes, for CI), exposure (does RL widen the boundary on a skill the base saw at "
+                       "0%%, 1%% or 10%% of pretraining?).")
+    s.add_argument("--preset", default="demo", help="demo, algorithms, smoke or exposure")
     s.add_argument("--out", required=True, help="output folder (runs/, report/, findings.json)")
     s.add_argument("--from-scratch", action="store_true",
                    help="pretrain the base and teacher models instead of using the shipped checkpoints")
     s.add_argument("--seed", type=int, default=None,
                    help="seed of RL, distillation and sampling (default: the preset's, 0); the test problems stay the same")
     s.add_argument("--seeds", default=None, metavar="S1,S2,...",
-                   help="run the study once per seed into OUT/seed-<S> (trained models shared) and print in how "
+                   help="run the study once per seed into OUT/seed-<S> (trained models shared) and print "
                    "each finding's verdict per seed and pooled over seeds; writes OUT/seeds.json")
     s.set_defaults(func=cmd_study)
 
@@ -46,6 +48,26 @@ def _print_study(result: dict, out: str) -> None:
     print(f"\nreport: {result['report']}\nfindings: {Path(out) / 'findings.json'}")
 
 
+def _exposure(preset: Any, args: argparse.Namespace) -> int:
+    """``--preset exposure``: one verdict per base on the long-tail split."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from rlbound.errors import InputError
+    from rlbound.study import findings as F
+    from rlbound.study.exposure import SUMMARY, run_exposure
+
+    if args.seeds is not None:
+        raise InputError("--seeds is not supported by the exposure preset; give --seed", field="seeds")
+    result = run_exposure(preset if args.seed is None else replace(preset, seed=args.seed), args.out,
+                          from_scratch=args.from_scratch, log=_say)
+    print(f"\nrlbound study --preset {preset.name}: long-tail boundary per base "
+          f"({result['stage_seconds']['total']:.0f} s)")
+    print(F.format_findings(F.from_json(result["findings"])))
+    print(f"\nfindings: {Path(args.out) / SUMMARY}")
+    return 0
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     from dataclasses import replace
     from pathlib import Path
@@ -56,6 +78,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     from rlbound.study.seeds import SUMMARY, format_across_seeds, run_seeds
 
     preset = get_study_preset(args.preset)
+    if preset.exposure_bases:
+        return _exposure(preset, args)
     if args.seeds is None:
         result = run_study(preset if args.seed is None else replace(preset, seed=args.seed), args.out,
                            from_scratch=args.from_scratch, log=_say)

@@ -38,6 +38,14 @@ class StudyPreset:
         distill_prompts: training prompts the teacher answers for distillation.
         distill_samples: teacher samples per prompt.
         distill_epochs: passes over the accepted traces.
+        distill_difficulty: difficulty mix of the distillation prompts; empty: ``test_difficulty``.
+            Easier prompts give more verified traces per teacher sample (only responses with every
+            step right are kept).
+        long_tail_problems: extra test problems in the long-tail context (``rlbound.toy.presets.
+            LONG_TAIL``, which the base recipe never sees and the teacher does), judged as their own
+            split: the positive control on which distillation must widen the boundary. 0 disables.
+        exposure_bases: (pretraining recipe, its long-tail exposure share) of each base of the
+            exposure study (``rlbound.study.exposure``); empty: the main study.
         seed: seed of RL, distillation and sampling.
     """
 
@@ -63,6 +71,9 @@ class StudyPreset:
     distill_prompts: int = 512
     distill_samples: int = 4
     distill_epochs: int = 2
+    distill_difficulty: tuple[tuple[int, float], ...] = ()
+    long_tail_problems: int = 50
+    exposure_bases: tuple[tuple[str, float], ...] = ()
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,19 +86,23 @@ class StudyPreset:
 
 
 PRESETS: dict[str, StudyPreset] = {
-    "demo": StudyPreset(name="demo"),
+    "demo": StudyPreset(name="demo", distill_prompts=2048, distill_epochs=3,
+                        distill_difficulty=((1, 1.0), (2, 2.0), (3, 2.0), (4, 1.0))),
     "algorithms": StudyPreset(name="algorithms", algorithms=("grpo", "ppo", "rloo", "reinforce_pp", "remax", "dapo"),
                               ablations=True, extra_temperature=0.0),
     "smoke": StudyPreset(name="smoke", base="toy", teacher="toy", test_problems=12, n=8, extra_temperature=0.0,
                          test_difficulty=(),
                          max_new_tokens=48, sample_batch_size=64, rl_steps=2, rl_checkpoints=(1, 2),
                          rl_prompts=4, rl_rollouts=4, rl_lr=1e-3, distill_prompts=64, distill_samples=8,
-                         distill_epochs=1),
+                         distill_epochs=1, long_tail_problems=6),
+    "exposure": StudyPreset(name="exposure", test_problems=100, long_tail_problems=100, extra_temperature=0.0,
+                            rl_checkpoints=(60,),
+                            exposure_bases=(("tiny", 0.0), ("tiny-rev1", 0.01), ("tiny-rev10", 0.10))),
 }
 
 
 def get_study_preset(name: str) -> StudyPreset:
-    """The study preset called ``name`` (demo, algorithms, smoke)."""
+    """The study preset called ``name`` (demo, algorithms, smoke, exposure)."""
     try:
         return PRESETS[name]
     except KeyError:

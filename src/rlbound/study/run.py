@@ -20,7 +20,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from rlbound.study.presets import StudyPreset
 Log = Callable[[str], None]
 
 
-def _drop(line: str) -> None:
+def no_log(line: str) -> None:
     """The default ``log``: progress lines go nowhere."""
 
 
@@ -51,7 +51,7 @@ def shipped_checkpoint(preset: str) -> Path | None:
     return path if (path / "sandbox_model.json").exists() else None
 
 
-def pretrained(preset: str, *, from_scratch: bool, progress: bool, log: Log = _drop) -> Path:
+def pretrained(preset: str, *, from_scratch: bool, progress: bool, log: Log = no_log) -> Path:
     """A finished sandbox model of ``preset``: cached, shipped (recipe hash checked) or pretrained now."""
     from rlbound.toy.presets import get_recipe
     from rlbound.toy.pretrain import load_manifest, pretrain
@@ -81,7 +81,7 @@ class RunSpec:
     train_step: int | None = None
 
 
-class _Stages:
+class Stages:
     """Wall-clock seconds of each stage (``findings.json``'s ``stage_seconds``), logged as it ends."""
 
     def __init__(self, log: Log) -> None:
@@ -109,9 +109,11 @@ def _settings_hash(cfg: Any) -> str:
 # The stages
 
 
-def _test_problems(p: StudyPreset, work: Path) -> Path:
-    """Stage 1: the held-out test problems (``work/test.jsonl``, written once)."""
-    from rlbound.toy.presets import get_recipe
+def test_problems(p: StudyPreset, work: Path) -> Path:
+    """Stage 1: the held-out test problems (``work/test.jsonl``, written once): ``test_problems`` in
+    the base recipe's contexts, then ``long_tail_problems`` in the long-tail context, ids prefixed
+    ``LONG_TAIL/`` (``long_tail_ids`` reads them back)."""
+    from rlbound.toy.presets import LONG_TAIL, get_recipe
     from rlbound.toy.tasks import generate_split, write_problems_jsonl
 
     test_file = work / "test.jsonl"
@@ -119,12 +121,44 @@ def _test_problems(p: StudyPreset, work: Path) -> Path:
         task = get_recipe(p.base).task
         if p.test_difficulty:
             task = replace(task, test_difficulty=p.test_difficulty)
-        write_problems_jsonl(generate_split(task, "test", p.test_problems, p.test_seed), test_file)
+        problems = generate_split(task, "test", p.test_problems, p.test_seed)
+        if p.long_tail_problems:
+            tail = generate_split(replace(task, contexts=((LONG_TAIL, 1.0),)), "test", p.long_tail_problems,
+                                  p.test_seed + 1)
+            problems += [replace(q, id=f"{LONG_TAIL}/{q.id}") for q in tail]
+        write_problems_jsonl(problems, test_file)
     return test_file
 
 
-def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool, log: Log) -> dict[str, list[tuple[int, Path]]]:
-    """Stage 2: every RL variant from the base model; per variant its (step, checkpoint) to sample."""
+def long_tail_ids(ids: Sequence[str]) -> set[str]:
+    """The problem ids of the long-tail split (``test_problems``)."""
+    from rlbound.toy.presets import LONG_TAIL
+
+    return {i for i in ids if i.startswith(f"{LONG_TAIL}/")}
+
+
+def _distill_prompts(p: StudyPreset, work: Path) -> Path:
+    """The distillation prompts (``work/distill_prompts.jsonl``): train-split problems in the
+    teacher recipe's contexts (so the long-tail context is among them) and ``distill_difficulty``."""
+    from rlbound.rl.rollout import derive_seed
+    from rlbound.toy.presets import get_recipe
+    from rlbound.toy.tasks import generate_split, write_problems_jsonl
+
+    mix = "-".join(f"{d}x{w:g}" for d, w in (p.distill_difficulty or p.test_difficulty))
+    path = work / f"distill_prompts-{p.distill_prompts}-{p.seed}-{mix or 'default'}.jsonl"
+    if not path.exists():
+        task = replace(get_recipe(p.base).task, contexts=get_recipe(p.teacher).task.contexts)
+        difficulty = p.distill_difficulty or p.test_difficulty
+        if difficulty:
+            task = replace(task, train_difficulty=difficulty)
+        write_problems_jsonl(generate_split(task, "train", p.distill_prompts, derive_seed(p.seed, "distill")), path)
+    return path
+
+
+def rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool, log: Log,
+             task: Path | None = None) -> dict[str, list[tuple[int, Path]]]:
+    """Stage 2: every RL variant from the base model; per variant its (step, checkpoint) to sample.
+    RL prompts are fresh sandbox problems in the base's contexts, or the JSONL ``task``."""
     from rlbound.rl.trainer import TrainConfig, train
 
     save_every = math.gcd(*p.rl_checkpoints)
@@ -133,11 +167,11 @@ def _rl_runs(p: StudyPreset, base: Path, work: Path, progress: bool, log: Log) -
     variants = [(name, ablations.get(name, {"algo": name})) for name in rl_variants(p)]
     out: dict[str, list[tuple[int, Path]]] = {}
     for name, over in variants:
-        cfg = TrainConfig(model=str(base), out=str(work / "rl" / name), task="sandbox", steps=p.rl_steps,
+        cfg = TrainConfig(model=str(base), out=str(work / "rl" / name), task=str(task or "sandbox"), steps=p.rl_steps,
                           prompts_per_step=p.rl_prompts, rollouts=over.get("rollouts", p.rl_rollouts), lr=p.rl_lr,
                           kl=over.get("kl", 0.0), temperature=p.rl_temperature, max_new_tokens=p.max_new_tokens,
                           save_every=save_every, seed=p.seed, algo=over["algo"],
-                          difficulty=",".join(f"{d}:{w:g}" for d, w in p.test_difficulty))
+                          difficulty="" if task else ",".join(f"{d}:{w:g}" for d, w in p.test_difficulty))
         run_dir = work / "rl" / f"{name}-{_settings_hash(cfg)}"
         cfg = replace(cfg, out=str(run_dir))
         log(f"RL {name}: {p.rl_steps} steps x {p.rl_prompts} prompts x {cfg.rollouts} rollouts, lr {p.rl_lr}")
@@ -156,8 +190,8 @@ def _distilled(p: StudyPreset, base: Path, teacher: Path, work: Path, progress: 
     """Stage 3: the teacher distilled into a copy of the base model; returns the student's folder."""
     from rlbound.rl.distill import DistillConfig, distill
 
-    cfg = DistillConfig(teacher=str(teacher), student=str(base), out=str(work / "distill"), task="sandbox",
-                        prompts=p.distill_prompts, samples_per_prompt=p.distill_samples, epochs=p.distill_epochs,
+    cfg = DistillConfig(teacher=str(teacher), student=str(base), out=str(work / "distill"),
+                        task=str(_distill_prompts(p, work)), template="raw", prompts=p.distill_prompts, samples_per_prompt=p.distill_samples, epochs=p.distill_epochs,
                         max_new_tokens=p.max_new_tokens, seed=p.seed)
     cfg = replace(cfg, out=str(work / f"distill-{_settings_hash(cfg)}"))
     log(f"distilling {p.teacher} into a copy of {p.base}: {p.distill_prompts} prompts x {p.distill_samples}")
@@ -180,7 +214,7 @@ def _run_specs(p: StudyPreset, base: Path, rl: Mapping[str, list[tuple[int, Path
     return specs
 
 
-def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool,
+def sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyPreset, progress: bool,
                        log: Log) -> Path:
     """Stage 4 for one model: ``n`` samples per test problem into ``runs_dir/<label>``, verified."""
     from rlbound.sampling import run_sampling
@@ -191,7 +225,8 @@ def _sample_and_verify(spec: RunSpec, test_file: Path, runs_dir: Path, p: StudyP
     cfg = SampleConfig(model=str(spec.model), benchmark=str(test_file), out=str(out), backend="hf", n=p.n,
                        temperature=spec.temperature, top_p=1.0, max_new_tokens=p.max_new_tokens, seed=p.seed,
                        template="raw", batch_size=p.sample_batch_size, logprobs=True)
-    log(f"sampling {spec.label}: {p.test_problems} problems x n={p.n} at temperature {spec.temperature}")
+    log(f"sampling {spec.label}: {p.test_problems + p.long_tail_problems} problems x n={p.n} at temperature "
+        f"{spec.temperature}")
     store = run_sampling(cfg, progress=progress)
     if spec.train_run is not None:
         _mark_checkpoint(store, spec)
@@ -224,7 +259,7 @@ def _perplexities(run_paths: Mapping[str, Path], labels: Sequence[str], base: Pa
 
 
 def rl_variants(p: StudyPreset) -> list[str]:
-    """Names of the RL runs a preset trains (``grpo`` first), as ``_rl_runs`` names them."""
+    """Names of the RL runs a preset trains (``grpo`` first), as ``rl_runs`` names them."""
     return list(p.algorithms) + (["grpo_kl0.001", "grpo_rollouts4x"] if p.ablations else [])
 
 
@@ -238,39 +273,58 @@ class StudyData:
     ppl: dict[str, F.PerResponse | None]
     entropy: dict[str, F.PerResponse | None]
     support: dict[str, dict[str, int]]
+    long_tail: set[str] = field(default_factory=set)
+
+    def split(self, keep: Callable[[str], bool]) -> StudyData:
+        """The same data on the problems whose id ``keep`` accepts."""
+        def counts(c: F.Counts) -> F.Counts:
+            mask = np.array([keep(i) for i in c[0]], dtype=bool)
+            return [i for i, m in zip(c[0], mask, strict=True) if m], np.asarray(c[1])[mask], np.asarray(c[2])[mask]
+
+        def per_response(v: F.PerResponse | None) -> F.PerResponse | None:
+            if v is None:
+                return None
+            mask = np.array([keep(str(i)) for i in v[0]], dtype=bool)
+            return [i for i, m in zip(v[0], mask, strict=True) if m], np.asarray(v[1])[mask]
+
+        return StudyData({k: counts(v) for k, v in self.counts.items()}, {k: counts(v) for k, v in self.cot.items()},
+                         {k: per_response(v) for k, v in self.ppl.items()},
+                         {k: per_response(v) for k, v in self.entropy.items()},
+                         {k: {i: x for i, x in v.items() if keep(i)} for k, v in self.support.items()},
+                         {i for i in self.long_tail if keep(i)})
 
 
 def _distinct_correct(store: Any) -> dict[str, int]:
     """Per problem, how many distinct response texts are correct in every step (support of correct
     solutions, Wu et al. 2025, arXiv 2507.14843); whitespace-normalised."""
-    verdicts = store.verdicts()
+    t = store.cells(samples=["text"], verdicts=["correct", "steps_correct"], how="samples")
     seen: dict[str, set[str]] = {p.id: set() for p in store.problems()}
-    for s in store.samples():
-        v = verdicts.get((s.problem_id, s.sample_index))
-        if v is not None and (v.steps_correct if v.steps_correct is not None else v.correct):
-            seen.setdefault(s.problem_id, set()).add(" ".join(s.text.split()))
+    for pid, text, ok, steps in zip(*(t.column(c).to_pylist() for c in ("problem_id", "text", "correct",
+                                                                        "steps_correct")), strict=True):
+        if steps if steps is not None else bool(ok):
+            seen.setdefault(pid, set()).add(" ".join(text.split()))
     return {pid: len(texts) for pid, texts in seen.items()}
 
 
 def load_study_data(run_paths: Mapping[str, Path], final_rl: str) -> StudyData:
     """Read the runs of a finished sampling stage (``runs/<label>``) into ``StudyData``."""
-    import pyarrow.parquet as pq
-
     from rlbound.data import token_logprobs
-    from rlbound.data.store import RunStore
-    from rlbound.scoring.perplexity import SIDE_FILE
+    from rlbound.data.store import RunStore, read_perplexity
 
     stores = {lab: RunStore.open(path) for lab, path in run_paths.items()}
     data = StudyData({lab: st.counts() for lab, st in stores.items()},
                      {lab: stores[lab].counts("steps_correct") for lab in ("base", final_rl, "distilled")},
                      {}, {}, {})
     for lab in ("base", final_rl):
-        side = run_paths[lab] / SIDE_FILE
-        t = pq.read_table(side, columns=["problem_id", "perplexity"]) if side.exists() else None
+        t = read_perplexity(run_paths[lab])
+        if t is not None:  # responses scored under the base model (``_perplexities``)
+            keep = [i for i, s in enumerate(t.column("scorer").to_pylist()) if s == "base"]
+            t = t.take(keep)
         data.ppl[lab] = None if t is None else (t["problem_id"].to_pylist(), t["perplexity"].to_numpy())
         lp = token_logprobs.read_table(stores[lab])
         data.entropy[lab] = None if lp is None else token_logprobs.mean_nll(lp)[:2]
         data.support[lab] = _distinct_correct(stores[lab])
+    data.long_tail = long_tail_ids(data.counts["base"][0])
     return data
 
 
@@ -294,11 +348,42 @@ def pool(per_seed: Mapping[int, StudyData]) -> StudyData:
         {lab: per_response([(s, per_seed[s].ppl[lab]) for s in seeds]) for lab in first.ppl},
         {lab: per_response([(s, per_seed[s].entropy[lab]) for s in seeds]) for lab in first.entropy},
         {lab: {f"seed-{s}/{i}": v for s in seeds for i, v in per_seed[s].support[lab].items()}
-         for lab in first.support})
+         for lab in first.support},
+        {f"seed-{s}/{i}" for s in seeds for i in per_seed[s].long_tail})
 
 
 def judge(p: StudyPreset, data: StudyData) -> list[F.Finding]:
-    """Stage 6: every finding of ``rlbound.study.findings`` on the study's data, with its verdict."""
+    """Stage 6: every finding of ``rlbound.study.findings`` with its verdict: Yue et al. 2025's on the
+    familiar split, then the long-tail split's (``_long_tail_findings``)."""
+    tail = data.long_tail
+    found = _familiar_findings(p, data.split(lambda i: i not in tail) if tail else data)
+    if tail:
+        found += _long_tail_findings(p, data.split(lambda i: i in tail))
+    return found
+
+
+def _long_tail_findings(p: StudyPreset, data: StudyData) -> list[F.Finding]:
+    """The positive control, on the problems in the context the base never saw and the teacher did:
+    distillation must widen the boundary there (Yue et al. 2025, Sec. 4.2), on answers and on
+    CoT-pass@k; RL from a base with exposure 0 is not expected to (Zhang, Neubig, Yue 2025, arXiv
+    2512.07783)."""
+    from rlbound.toy.presets import LONG_TAIL
+
+    final_rl = f"grpo-step{p.rl_steps}"
+    ks = [k for k in (1 << e for e in range(12)) if k <= p.n]
+    where = f"long-tail split ({LONG_TAIL} context): "
+    out = []
+    for key, counts in (("distillation_longtail", data.counts), ("distillation_longtail_cot", data.cot)):
+        f = F.distillation(counts["base"], counts["distilled"], ks)
+        claim = where + ("on CoT-pass@k: " if key.endswith("cot") else "") + f.claim
+        out.append(replace(f, key=key, claim=claim))
+    rl = F.crossing(data.cot["base"], data.cot[final_rl], p.n)
+    out.append(replace(rl, key="crossing_longtail_cot", claim=where + "on CoT-pass@k: " + rl.claim))
+    return out
+
+
+def _familiar_findings(p: StudyPreset, data: StudyData) -> list[F.Finding]:
+    """Yue et al. 2025's findings on the problems in the contexts the base was pretrained on."""
     final_rl = f"grpo-step{p.rl_steps}"
     counts, cot = data.counts, data.cot
     k_big = p.n
@@ -352,21 +437,21 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
     progress lines (default: none)."""
     from rlbound.report.build import build_report
 
-    log = log or _drop
+    log = log or no_log
     out = Path(out_dir)
     work = out / "work"
     runs_dir = out / "runs"
     work.mkdir(parents=True, exist_ok=True)
-    stages = _Stages(log)
+    stages = Stages(log)
 
     # 1. data and pretrained models
-    test_file = _test_problems(p, work)
+    test_file = test_problems(p, work)
     base = pretrained(p.base, from_scratch=from_scratch, progress=progress, log=log)
     teacher = pretrained(p.teacher, from_scratch=from_scratch, progress=progress, log=log)
     stages.done("models")
 
     # 2. RL
-    rl = _rl_runs(p, base, work, progress, log)
+    rl = rl_runs(p, base, work, progress, log)
     stages.done("rl")
 
     # 3. distillation
@@ -375,7 +460,7 @@ def run_study(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False
 
     # 4. sampling + verification
     specs = _run_specs(p, base, rl, distilled)
-    run_paths = {s.label: _sample_and_verify(s, test_file, runs_dir, p, progress, log) for s in specs}
+    run_paths = {s.label: sample_and_verify(s, test_file, runs_dir, p, progress, log) for s in specs}
     stages.done("sampling")
 
     # 5. perplexity under the base model

@@ -117,6 +117,21 @@ BASE_TASK = TaskConfig(
     layout="compact",
 )
 
+# The long-tail skill: the ``rev`` context (``3>a,a+4>b=?``). The base recipes above see it at
+# exposure 0; the teacher sees it as often as the familiar ``eq`` form, so distilling the teacher
+# can teach the base something it never saw (the positive control of the boundary verdict), and
+# the ``exposure`` bases see it at about 1% and 10% (Zhang, Neubig, Yue 2025, arXiv 2512.07783:
+# RL extends the boundary when pretraining exposure is sparse but not zero).
+LONG_TAIL = "rev"
+TEACHER_TASK = dataclasses.replace(BASE_TASK, contexts=(("eq", 0.5), ("word", 0.2), (LONG_TAIL, 0.3)))
+
+
+def _exposed(share: float) -> TaskConfig:
+    """``BASE_TASK`` with the long-tail context at ``share`` of the pretraining rows."""
+    return dataclasses.replace(BASE_TASK, contexts=(("eq", 0.8 * (1 - share)), ("word", 0.2 * (1 - share)),
+                                                    (LONG_TAIL, share)))
+
+
 PRESETS: dict[str, PretrainConfig] = {
     "tiny": PretrainConfig(
         name="tiny",
@@ -126,9 +141,22 @@ PRESETS: dict[str, PretrainConfig] = {
     ),
     "teacher": PretrainConfig(
         name="teacher",
-        task=BASE_TASK,
+        task=TEACHER_TASK,
         model=ModelSpec(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=384, max_positions=160),
         steps=2000, batch_size=32, lr=1e-3, warmup_steps=60, seed=1, drill_fraction=0.25,
+    ),
+    # The exposure study's bases: tiny with the long-tail context at about 1% and 10% of the rows.
+    "tiny-rev1": PretrainConfig(
+        name="tiny-rev1",
+        task=_exposed(0.01),
+        model=ModelSpec(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384, max_positions=160),
+        steps=1200, batch_size=32, lr=1e-3, warmup_steps=60, seed=0, drill_fraction=0.25,
+    ),
+    "tiny-rev10": PretrainConfig(
+        name="tiny-rev10",
+        task=_exposed(0.10),
+        model=ModelSpec(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384, max_positions=160),
+        steps=1200, batch_size=32, lr=1e-3, warmup_steps=60, seed=0, drill_fraction=0.25,
     ),
     "toy": PretrainConfig(
         name="toy",
@@ -141,7 +169,7 @@ PRESETS: dict[str, PretrainConfig] = {
 
 
 def get_recipe(name: str) -> PretrainConfig:
-    """The recipe called ``name`` (``tiny``, ``teacher``, ``toy``)."""
+    """The recipe called ``name`` (``tiny``, ``teacher``, ``tiny-rev1``, ``tiny-rev10``, ``toy``)."""
     try:
         return PRESETS[name]
     except KeyError:
