@@ -37,11 +37,9 @@ def test_bootstrap_priors_are_seeded_refits():
         bootstrap_priors(n, c[:-1])
 
 
-def test_earlier_import_paths_name_the_same_functions():
-    from rlbound.metrics import prior, prior_fit
+def test_the_prior_package_exports_the_refit_functions():
+    from rlbound.metrics import prior
 
-    for name in prior_fit.__all__:
-        assert getattr(prior_fit, name) is getattr(prior, name)
     assert prior.bootstrap_priors is bootstrap_priors and prior.BetaMixture is BetaMixture
 
 

@@ -6,8 +6,9 @@
   Cover@tau (Dragoi et al. 2025), the lucky-guess floor 1-(1-1/M)^k.
 - ``compare``: crossing point k* (with CI), efficiency gap, solvable coverage, accuracy histogram,
   and ``compare_runs`` which does all of it for two runs joined by problem id.
-- ``planning`` / ``adaptive``: sample sizes for a target interval, adaptive allocation; ``prior_fit``:
-  the fitted prior's own uncertainty in their intervals; ``oracle``: the fewest samples any
+- ``planning`` / ``adaptive``: sample sizes for a target interval, adaptive allocation; ``prior``:
+  the Beta-mixture prior, its fit and the fitted prior's own uncertainty in their intervals;
+  ``special``: log-gamma and friends; ``oracle``: the fewest samples any
   allocation could need at equal width, knowing every p (bounds ``adaptive``).
 
 CoT-pass@k (Wen et al. 2025, arXiv 2506.14245) needs no function of its own: it is pass@k with

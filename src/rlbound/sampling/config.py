@@ -282,7 +282,7 @@ GROWTH = 0.5  # ... or this share of its current n
 
 def adaptive_manifest_entry(config: SampleConfig) -> dict[str, Any]:
     """``RunManifest.extra["adaptive"]`` of an adaptive run."""
-    from rlbound.metrics.prior_fit import DEFAULT_BOOT
+    from rlbound.metrics.prior.refit import DEFAULT_BOOT
 
     return {"estimator": ESTIMATOR, "prior": "eb", "prior_boot": DEFAULT_BOOT, "k": list(config.k), "ci": config.ci,
             "scope": SCOPE, "level": LEVEL, "pilot": config.pilot, "n_max": config.n, "state_file": STATE_FILE}

@@ -148,12 +148,12 @@ def build_manifest(config: SampleConfig, backend: Any, params: SamplingParams, d
     }
     if config.adaptive:
         extra["adaptive"] = adaptive_manifest_entry(config)
-    info = getattr(backend, "describe", None)
-    if callable(info):
-        extra["backend_info"] = info()
+    info = backend.describe()
+    if info:
+        extra["backend_info"] = info
     return RunManifest(
         model=_model_id(config.model), backend=config.backend, sampling=params.to_dict(),
-        prompt_template=templates.describe(config.template, getattr(backend, "tokenizer", None)),
+        prompt_template=templates.describe(config.template, backend.tokenizer),
         dataset_name=dataset.name, dataset_hash=dataset.content_hash, created="", rlbound_version=__version__,
         extra=extra)
 
@@ -195,7 +195,7 @@ def sample(config: SampleConfig, progress: bool = True, *, targets: Mapping[str,
     if own_backend:
         backend = get_backend(config.backend, config.model, options)
     try:
-        tok = getattr(backend, "tokenizer", None)
+        tok = backend.tokenizer
         prompts = {p.id: templates.render(config.template, p.prompt, tok) for p in dataset.problems}
         manifest = build_manifest(config, backend, params, dataset, options)
         store = RunStore.create(config.out, manifest, dataset.problems)
