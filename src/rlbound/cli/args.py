@@ -1,7 +1,9 @@
 """Turn a frozen config dataclass into argparse options, cleanrl style.
 
 Each field becomes ``--field-name``; its help text is the field's entry in the class docstring's
-``Attributes:`` section (Google style) or ``field(metadata={"help": ...})``. A TOML file given with
+``Attributes:`` section (Google style; the one place a field is documented, for the API and for
+``--help`` alike) or ``field(metadata={"help": ...})``. tests/cli/test_option_help.py checks that no
+field of a CLI config is left without help. A TOML file given with
 ``--config`` supplies defaults that explicit command-line options override; the resolved config is
 what the caller stores in the run.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import re
 import types
 import typing
@@ -21,21 +24,40 @@ T = TypeVar("T")
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Map field name -> help text from the ``Attributes:`` section of ``cls.__doc__``."""
-    doc = cls.__doc__ or ""
-    m = re.search(r"Attributes:\n(.*?)(?:\n\s*\n(?!\s{8})|\Z)", doc, re.S)
+    """Map field name -> help text from the ``Attributes:`` section of ``cls.__doc__`` (Google style).
+
+    The docstring is dedented (``inspect.cleandoc``); an entry is a line one level deeper than
+    ``Attributes:`` that starts with a field's name (``name:`` or ``name (type):``), continued by the
+    deeper lines after it; the section ends at the next line no deeper than ``Attributes:``.
+    """
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    names = {f.name for f in dataclasses.fields(cls)}
     out: dict[str, str] = {}
-    if not m:
+    head = next((i for i, line in enumerate(lines) if line.strip() == "Attributes:"), None)
+    if head is None:
         return out
-    current = None
-    for line in m.group(1).splitlines():
-        hit = re.match(r"\s{4,8}(\w+)(?: \([^)]*\))?:\s*(.*)", line)
-        if hit and (len(line) - len(line.lstrip())) <= 8 and hit.group(1) in {f.name for f in dataclasses.fields(cls)}:
+    base = _indent(lines[head])
+    entry_indent, current = None, None
+    for line in lines[head + 1:]:
+        if not line.strip():
+            continue
+        depth = _indent(line)
+        if depth <= base:
+            break
+        entry_indent = depth if entry_indent is None else entry_indent
+        hit = re.match(r"(\w+)(?: \([^)]*\))?:\s*(.*)", line.strip())
+        if depth == entry_indent and hit and hit.group(1) in names:
             current = hit.group(1)
             out[current] = hit.group(2).strip()
-        elif current and line.strip():
-            out[current] += " " + line.strip()
+        elif current is not None and depth > entry_indent:
+            out[current] = (out[current] + " " + line.strip()).strip()
+        elif depth == entry_indent:
+            current = None
     return out
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _base_type(tp: Any) -> tuple[Any, bool]:
