@@ -6,12 +6,18 @@ import json
 
 import pytest
 
+import rlbound.verify.rewards as rewards
 from rlbound.verify.rewards import completion_text, compute_score, make_trl_reward, verifier_for_source
 
 HE_PROMPT = 'def add(a: int, b: int) -> int:\n    """Return a + b."""\n'
 HE_TEST = "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"
 CASES = [{"input": "1 2\n", "output": "3\n"}, {"input": "4 5\n", "output": "9\n"}]
 SUM_PROGRAM = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+
+
+@pytest.fixture(autouse=True)
+def fresh_warning_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rewards, "_warned", rewards.Counter())
 
 
 @pytest.mark.parametrize(
@@ -31,7 +37,8 @@ def test_routing(source: str, name: str) -> None:
 
 def test_unknown_source_names_the_source() -> None:
     with pytest.raises(ValueError, match="'imagenet'"):
-        compute_score("imagenet", "x", "y")
+        verifier_for_source("imagenet")
+    assert verifier_for_source("imagenet", default="math") == "math"
 
 
 def test_math_reward() -> None:
@@ -48,9 +55,10 @@ def test_humaneval_reward_continuation_and_fenced() -> None:
     assert compute_score("humaneval", fenced, HE_TEST, {"entry_point": "add"}) == 1.0
 
 
-def test_humaneval_reward_needs_entry_point() -> None:
-    with pytest.raises(ValueError, match="entry_point"):
-        compute_score("humaneval", "    return a + b\n", HE_TEST, {"prompt": HE_PROMPT})
+def test_humaneval_reward_without_entry_point_scores_zero_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="rlbound.verify.rewards"):
+        assert compute_score("humaneval", "    return a + b\n", HE_TEST, {"prompt": HE_PROMPT}) == 0.0
+    assert "entry point" in caplog.text
 
 
 def test_humaneval_reward_hack_scores_zero() -> None:
@@ -102,6 +110,6 @@ def test_trl_reward_unknown_verifier_fails_at_creation() -> None:
 
 
 def test_completion_text_rejects_garbage() -> None:
-    assert completion_text([{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]) == "ab"
+    assert completion_text([{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]) == "a\nb"
     with pytest.raises(ValueError):
         completion_text(42)
