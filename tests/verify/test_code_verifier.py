@@ -305,3 +305,19 @@ def test_stdio_bad_reference_is_input_error() -> None:
 
 def test_normalize_output() -> None:
     assert normalize_output("\n  1 2  \r\n3\n\n") == "1 2\n3"
+
+
+def test_a_prompt_without_docstring_is_graded_not_an_indentation_error() -> None:
+    """A HumanEval prompt that ends at its ``def`` line: the tester runs it with a ``pass`` body
+    (``stub_prompt``); the candidate's ``prompt + completion`` is graded as before."""
+    from rlbound.verify.code import HumanEvalVerifier, stub_prompt
+
+    prompt = "def add(a, b):\n"
+    assert stub_prompt(prompt) == "def add(a, b):\n    pass\n"
+    assert stub_prompt("def ok():\n    return 1\n") == "def ok():\n    return 1\n"
+    problem = Problem(id="p", prompt=prompt, reference="def check(f):\n    assert f(2, 3) == 5\n",
+                      verifier="humaneval", metadata={"entry_point": "add"})
+    v = HumanEvalVerifier()
+    assert v.verify(problem, "    return a + b\n").correct
+    wrong = v.verify(problem, "    return a - b\n")
+    assert not wrong.correct and wrong.status.value == "wrong"

@@ -71,6 +71,7 @@ import re
 import secrets
 import signal
 import types
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -78,7 +79,7 @@ from rlbound.errors import InputError
 from rlbound.types import Problem, Status, Verdict
 from rlbound.verify.isolation import SANDBOX_VERSION, Limits, RunResult, run_program
 
-HUMANEVAL_REVISION = "humaneval-2"  # 2: candidate exceptions cannot steer the test (issue 24)
+HUMANEVAL_REVISION = "humaneval-3"  # 2: candidate exceptions cannot steer the test; 3: docstring-less prompts
 STDIO_REVISION = "stdio-1"
 
 DEFAULT_LIMITS = Limits(wall_s=15.0, cpu_s=6.0, memory_bytes=1 << 30, nproc=16)
@@ -384,6 +385,36 @@ def _tail(b: bytes, n: int = 300) -> str:
     return text[-n:]
 
 
+def compiles(source: str) -> bool:
+    """Whether ``source`` is valid Python (compiled only, never run; its SyntaxWarnings are dropped)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(source, "<prompt>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return False
+    return True
+
+
+def stub_prompt(prompt: str) -> str | None:
+    """``prompt`` if it is valid Python, else the prompt with a ``pass`` body under its last line
+    (a HumanEval signature with no docstring), or None when that does not make it valid. The
+    tester runs this version, so a prompt that ends at its ``def`` line still defines its helpers;
+    the candidate runs ``prompt + completion`` as before."""
+    if compiles(prompt):
+        return prompt
+    base = prompt if prompt.endswith("\n") else prompt + "\n"
+    code_lines = [ln for ln in base.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not code_lines:
+        return None
+    last = code_lines[-1]
+    indent = last[: len(last) - len(last.lstrip())]
+    for body in (indent + "    ", indent + "\t"):
+        if compiles(base + body + "pass\n"):
+            return base + body + "pass\n"
+    return None
+
+
 class HumanEvalVerifier:
     """HumanEval functional correctness (Chen et al. 2021) with tests and code in separate processes.
 
@@ -410,7 +441,8 @@ class HumanEvalVerifier:
             raise InputError(f"problem {problem.id!r} has no test code in 'reference'", field="reference")
         source, policy = humaneval_program(problem.prompt, response, entry)
         nonce = secrets.token_hex(32).encode()
-        tester = _fill("tester", PROMPT=problem.prompt, TEST=problem.reference, ENTRY=entry)
+        tester = _fill("tester", PROMPT=stub_prompt(problem.prompt) or problem.prompt, TEST=problem.reference,
+                       ENTRY=entry)
         peer = _fill("peer", SOURCE=source, ENTRY=entry)
         res = run_program(tester, limits=self.limits, secret=nonce, peer=peer, mode=self.mode, spawn=self.spawn)
         return self._verdict(res, nonce, policy)

@@ -60,13 +60,13 @@ import json
 import logging
 import re
 import threading
-import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rlbound.types import Problem, Status, Verdict
 from rlbound.verify.base import Verifier, available, get_verifier
+from rlbound.verify.code import compiles, stub_prompt
 
 # A fixed name: verl loads this file by path as "custom_module", and its warnings should still be rlbound's.
 log = logging.getLogger("rlbound.verify.rewards")
@@ -267,41 +267,13 @@ def completion_text(completion: Any) -> str:
     raise ValueError(f"a completion must be a string or a list of messages, got {type(completion).__name__}")
 
 
-def _compiles(source: str) -> bool:
-    """Whether ``source`` is valid Python (compiled only, never run; its SyntaxWarnings are dropped)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compile(source, "<prompt>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-            return False
-    return True
-
-
-def _stubbed(prompt: str) -> str | None:
-    """``prompt`` if it is valid Python, else the prompt with a ``pass`` body under its last line
-    (a HumanEval signature with no docstring), or None when that does not make it valid."""
-    if _compiles(prompt):
-        return prompt
-    base = prompt if prompt.endswith("\n") else prompt + "\n"
-    code_lines = [ln for ln in base.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not code_lines:
-        return None
-    last = code_lines[-1]
-    indent = last[: len(last) - len(last.lstrip())]
-    for body in (indent + "    ", indent + "\t"):
-        if _compiles(base + body + "pass\n"):
-            return base + body + "pass\n"
-    return None
-
-
 def _defines(code: str, entry: str) -> bool:
     return re.search(rf"^\s*(async\s+)?def\s+{re.escape(entry)}\s*\(", code, re.M) is not None
 
 
 def _code_of(text: str, entry: str) -> tuple[str, bool]:
     """(the code in a prompt text, whether it ends inside an open code fence): see module doc."""
-    if not text.strip() or len(text) > _MAX_REWRITE_CHARS or _stubbed(text) is not None:
+    if not text.strip() or len(text) > _MAX_REWRITE_CHARS or stub_prompt(text) is not None:
         return text if text.strip() else "", False
     fences = list(_FENCE_LINE.finditer(text))
     if len(fences) % 2 == 1 and fences[-1].group(1).lower() in _CODE_LANGS:
@@ -316,7 +288,7 @@ def _code_of(text: str, entry: str) -> tuple[str, bool]:
         return "", False
     lines = text[start.start():].splitlines(keepends=True)
     for end in range(len(lines), max(len(lines) - _MAX_TRAILING_PROSE, 0), -1):  # drop prose after the code
-        if _stubbed("".join(lines[:end])) is not None:
+        if stub_prompt("".join(lines[:end])) is not None:
             return "".join(lines[:end]), False
     return "", False
 
@@ -351,7 +323,7 @@ def humaneval_inputs(prompt: str, response: str, entry: str, in_fence: bool = Fa
         response = _cut_at_fence(response)
     if len(prompt) + len(response) > _MAX_REWRITE_CHARS:
         return prompt, response
-    stub = _stubbed(prompt)
+    stub = stub_prompt(prompt)
     if stub is None or stub == prompt:
         return prompt, response
     from rlbound.verify.code import humaneval_program
@@ -360,7 +332,7 @@ def humaneval_inputs(prompt: str, response: str, entry: str, in_fence: bool = Fa
     if policy == "fenced-def":
         return stub, response
     code = source[len(prompt):]
-    full = prompt + code if _compiles(prompt + code) or not _compiles(code) else code
+    full = prompt + code if compiles(prompt + code) or not compiles(code) else code
     if "```" in full:
         return prompt, response
     return stub, f"```python\n{full}\n```"
