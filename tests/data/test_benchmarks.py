@@ -185,3 +185,82 @@ def test_content_hash_is_canonical():
     b = (Problem(id="1", prompt="p", reference="r", metadata={"a": 2, "b": 1}),)
     c = (Problem(id="1", prompt="p", reference="s"),)
     assert content_hash(a) == content_hash(b) != content_hash(c)
+
+
+# --------------------------------------------------------------------------- save_to_disk folders, Hub ids
+
+GSM_ROWS = {
+    "train": [{"question": "Tom has 3 apples and buys 4. How many?", "answer": "3 + 4 = <<3+4=7>>7\n#### 7"}],
+    "test": [{"question": "A box holds 1,200 pens; 200 are sold. How many are left?",
+              "answer": "1,200 - 200 = <<1200-200=1000>>1,000\n#### 1,000"},
+             {"question": "What is 6 times 7?", "answer": "6 * 7 = <<6*7=42>>42\n#### 42"}],
+}
+
+
+def _save_to_disk(folder: Path, rows: list[dict], split: str | None) -> Path:
+    """One split as datasets' save_to_disk writes it: data-00000-of-00001.arrow (an Arrow IPC stream),
+    dataset_info.json, state.json."""
+    import pyarrow as pa
+
+    folder.mkdir(parents=True)
+    table = pa.Table.from_pylist(rows)
+    with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    (folder / "dataset_info.json").write_text(json.dumps({"features": {k: {"dtype": "string", "_type": "Value"}
+                                                                      for k in rows[0]}}))
+    (folder / "state.json").write_text(json.dumps({
+        "_data_files": [{"filename": "data-00000-of-00001.arrow"}], "_fingerprint": "0123456789abcdef",
+        "_format_columns": None, "_format_kwargs": {}, "_format_type": None, "_output_all_columns": False,
+        "_split": split}))
+    return folder
+
+
+def _gsm8k_dict(root: Path) -> Path:
+    for split, rows in GSM_ROWS.items():
+        _save_to_disk(root / split, rows, split)
+    (root / "dataset_dict.json").write_text(json.dumps({"splits": list(GSM_ROWS)}))
+    return root
+
+
+def test_save_to_disk_dataset_dict_is_a_benchmark(tmp_path):
+    root = _gsm8k_dict(tmp_path / "gsm8k")
+    test = load_benchmark(root)  # default: the test split
+    assert test.name == "gsm8k" and test.source == f"{root}[test]"
+    assert [(p.id, p.reference) for p in test.problems] == [("0", "1000"), ("1", "42")]
+    jl = tmp_path / "gsm8k_test.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in GSM_ROWS["test"]))
+    assert load_benchmark(jl).content_hash == test.content_hash  # the same problems as the JSONL
+    train = load_benchmark(root, split="train")
+    assert [p.reference for p in train.problems] == ["7"]
+    assert load_benchmark(root / "train").problems == train.problems  # one split folder on its own
+    with pytest.raises(InputError, match=r"splits \['train', 'test'\]; no split 'validation'"):
+        load_benchmark(root, split="validation")
+    with pytest.raises(InputError, match="holds split 'train', not 'test'"):
+        load_benchmark(root / "train", split="test")
+    no_test = _save_to_disk(tmp_path / "two" / "a", GSM_ROWS["train"], "a").parent
+    _save_to_disk(no_test / "b", GSM_ROWS["train"], "b")
+    (no_test / "dataset_dict.json").write_text(json.dumps({"splits": ["a", "b"]}))
+    with pytest.raises(InputError, match="choose one with --split"):
+        load_benchmark(no_test)
+    (root / "test" / "data-00000-of-00001.arrow").unlink()
+    with pytest.raises(InputError, match="missing the data file"):
+        load_benchmark(root)
+
+
+def test_hub_id_without_datasets_or_offline_is_one_input_error(monkeypatch):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # not installed
+    with pytest.raises(InputError, match="needs the 'datasets' package and the network") as err:
+        load_benchmark("openai/gsm8k")
+    assert "\n" not in str(err.value)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'openai/gsm8k' on the Hub (LocalEntryNotFoundError)\nmore detail")
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=offline))
+    with pytest.raises(InputError, match=r"cannot load Hugging Face dataset 'openai/gsm8k' split 'test' "
+                                         r"\(ConnectionError: Couldn't reach") as err:
+        load_benchmark("openai/gsm8k")
+    assert "\n" not in str(err.value) and "save_to_disk" in str(err.value)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rlbound.data import importers as formats
 from rlbound.data.importers import detect_format, export_jsonl, import_results, import_to_store, load_counts
+from rlbound.data.importers import export as export_module
 from rlbound.data.store import RunStore
 from rlbound.errors import InputError
 from rlbound.types import Problem, RunManifest, Sample, Status, Verdict
@@ -215,7 +215,7 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
         yield {"problem_id": "a", "sample_index": 0}
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(formats, "_export_rows", broken)
+    monkeypatch.setattr(export_module, "export_rows", broken)
     with pytest.raises(RuntimeError, match="boom"):
         export_jsonl(st, out)
     assert os.listdir(tmp_path) == ["run"]

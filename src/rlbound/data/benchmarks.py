@@ -15,12 +15,16 @@ gsm8k          the text after ``####`` in ``answer``, thousands commas removed
 =============  ============================================================
 
 The package ships no data: a benchmark *name* resolves to a file only under ``data_dir`` or the
-``RLBOUND_DATA_DIR`` environment variable. Hugging Face dataset ids are read through ``datasets``
-when it is installed (lazy import; untested here, since this environment is offline).
+``RLBOUND_DATA_DIR`` environment variable. A folder written by Hugging Face ``datasets``'
+``save_to_disk`` (one split: ``state.json`` + ``data-*.arrow``; a ``DatasetDict``: ``dataset_dict.json``
+and one such folder per split) is read with pyarrow alone (``read_hf_dataset``). Hub dataset ids
+are read through ``datasets`` when it is installed (lazy import; untested here, since this
+environment is offline); without it, or offline, they give a one-line InputError.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -39,6 +43,8 @@ BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "gs
 _ALIASES = {"minerva": "minerva_math", "olympiad": "olympiadbench", "math-500": "math500"}
 _SUFFIXES = (".jsonl", ".json", ".parquet")
 FIELD_MAP_KEYS = ("id", "prompt", "reference")
+HF_STATE = "state.json"            # one split written by datasets' save_to_disk
+HF_DICT = "dataset_dict.json"      # a DatasetDict: {"splits": [...]}, one folder per split
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,110 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not isinstance(row, dict):
             raise InputError("each line must be a JSON object", path=str(path), line=lineno)
         yield lineno, row
+
+
+# --------------------------------------------------------------------------- Hugging Face folders
+
+
+def is_hf_dataset_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder written by ``datasets``' ``save_to_disk`` (a split or a DatasetDict)."""
+    p = Path(path)
+    return p.is_dir() and ((p / HF_STATE).is_file() or (p / HF_DICT).is_file())
+
+
+def _read_json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", path=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+
+
+def hf_split_dir(path: str | os.PathLike[str], split: str | None,
+                 default: str | None = None) -> tuple[Path, str | None]:
+    """The folder of one split of a ``save_to_disk`` folder and the split's name.
+
+    A DatasetDict folder (``dataset_dict.json``) takes ``split``; without one, its only split, else
+    ``default`` if it has that split, else InputError listing the splits. A one-split folder takes
+    an explicit ``split`` only if its ``state.json`` names that split (or none).
+    """
+    p = Path(path)
+    if (p / HF_DICT).is_file():
+        splits = _read_json_file(p / HF_DICT)
+        names = splits.get("splits") if isinstance(splits, dict) else None
+        if not isinstance(names, list) or not all(isinstance(x, str) for x in names) or not names:
+            raise InputError("expected {\"splits\": [names]}", path=str(p / HF_DICT), field="splits")
+        if split is None and len(names) == 1:
+            split = names[0]
+        elif split is None and default in names:
+            split = default
+        if split is None or split not in names:
+            what = "choose one with --split" if split is None else f"no split {split!r}"
+            raise InputError(f"a DatasetDict with splits {names}; {what}", path=str(p), field="split")
+        return p / split, split
+    state = _read_json_file(p / HF_STATE)
+    own = state.get("_split") if isinstance(state, dict) else None
+    if split is not None and own is not None and split != own:
+        raise InputError(f"this folder holds split {own!r}, not {split!r}", path=str(p), field="split")
+    return p, own if isinstance(own, str) else split
+
+
+def _arrow_table(path: Path) -> Any:
+    import pyarrow as pa
+
+    try:
+        with pa.memory_map(str(path)) as src:
+            try:
+                return pa.ipc.open_stream(src).read_all()  # what datasets' ArrowWriter writes
+            except pa.ArrowInvalid:
+                src.seek(0)
+                return pa.ipc.open_file(src).read_all()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"cannot read Arrow data: {exc}", path=str(path)) from None
+
+
+def read_hf_dataset(path: str | os.PathLike[str], split: str | None = None,
+                    default: str | None = None) -> tuple[Any, str]:
+    """The rows of a ``save_to_disk`` folder as one pyarrow Table, and a name for messages.
+
+    Reads the ``.arrow`` files listed in ``state.json`` (``_data_files``), in order, with pyarrow;
+    no ``datasets`` needed. A ``state.json`` with ``_indices_data_files`` (a selection not yet
+    flattened) is refused, since the raw files then hold rows the dataset does not show.
+    """
+    import pyarrow as pa
+
+    folder, split = hf_split_dir(path, split, default)
+    if not (folder / HF_STATE).is_file():
+        raise InputError(f"no {HF_STATE} in the split folder", path=str(folder))
+    state = _read_json_file(folder / HF_STATE)
+    files = state.get("_data_files") if isinstance(state, dict) else None
+    if not isinstance(files, list) or not files:
+        raise InputError("expected '_data_files': [{\"filename\": ...}]", path=str(folder / HF_STATE),
+                         field="_data_files")
+    if state.get("_indices_data_files"):
+        raise InputError("the dataset was saved with an unflattened selection (_indices_data_files); save it "
+                         "again after ds.flatten_indices()", path=str(folder / HF_STATE), field="_indices_data_files")
+    tables = []
+    for entry in files:
+        name = entry.get("filename") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or Path(name).name != name:
+            raise InputError(f"not a plain file name: {name!r}", path=str(folder / HF_STATE), field="_data_files")
+        if not (folder / name).is_file():
+            raise InputError(f"missing the data file {name} that {HF_STATE} lists", path=str(folder))
+        tables.append(_arrow_table(folder / name))
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    where = f"{Path(path)}" + (f"[{split}]" if split else "")
+    return table, where
+
+
+def hf_rows(table: Any, batch_rows: int = 4096) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number from 1, record) of a pyarrow Table, a batch at a time."""
+    row = 0
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        for record in batch.to_pylist():
+            row += 1
+            yield row, record
 
 
 # --------------------------------------------------------------------------- references
@@ -193,6 +303,9 @@ class _Format:
     reference_field: str
     metadata: tuple[str, ...] = ()
     match: Callable[[dict[str, Any]], bool] = field(default=lambda row: True)
+    # The Hub copy of the set has no id column (openai/gsm8k): without ``id_field`` on the first
+    # record, every record's id is its row index.
+    id_optional: bool = False
 
 
 def _get(name: str) -> Callable[[dict[str, Any]], Any]:
@@ -209,10 +322,10 @@ _FORMATS: dict[str, _Format] = {
                 ("subfield", "answer_type", "unit", "is_multiple_answer")),
         _Format("minerva_math", frozenset({"problem", "solution", "type"}), "idx",
                 _get("problem"), "problem", _ref_minerva, "solution", ("type",),
-                match=lambda row: "answer" not in row),
+                match=lambda row: "answer" not in row, id_optional=True),
         _Format("gsm8k", frozenset({"question", "answer"}), "idx",
                 _get("question"), "question", _ref_gsm8k, "answer",
-                match=lambda row: isinstance(row.get("answer"), str) and "####" in row["answer"]),
+                match=lambda row: isinstance(row.get("answer"), str) and "####" in row["answer"], id_optional=True),
         _Format("aime24", frozenset({"id", "problem", "answer", "solution"}), "id",
                 _get("problem"), "problem", _ref_answer, "answer", ("url",)),
         _Format("amc23", frozenset({"id", "problem", "answer"}), "id",
@@ -324,6 +437,8 @@ def _load_rows(
                         f"{', '.join(sorted(row))}); pass field_map={{'id': ..., 'prompt': ..., 'reference': ...}}",
                         path=where, line=lineno,
                     )
+                if fmt.id_optional and fmt.id_field not in row:
+                    fmt = dataclasses.replace(fmt, id_field=None)
         problem = _native_problem(row, lineno, where) if _is_native(row) else _problem(fmt, row, index, lineno, where)
         if problem.id in seen:
             raise InputError(
@@ -370,10 +485,21 @@ def _resolve_name(name: str, data_dir: str | os.PathLike[str] | None) -> Path | 
 
 
 def _load_hf(dataset_id: str, split: str, limit: int | None, field_map: Mapping[str, str] | None) -> Dataset:
-    """Read a Hugging Face dataset through ``datasets`` (untested: this environment is offline)."""
+    """Read a Hugging Face Hub dataset through ``datasets`` (not run here: this environment is offline).
+
+    Any failure of ``load_dataset`` (no network, unknown id, unknown split) is one InputError line.
+    """
     import datasets  # noqa: PLC0415 - optional dependency
 
-    ds = datasets.load_dataset(dataset_id, split=split)
+    try:
+        ds = datasets.load_dataset(dataset_id, split=split)
+    except Exception as exc:  # noqa: BLE001 - offline, unknown id or split: all are the user's to fix
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise InputError(
+            f"cannot load Hugging Face dataset {dataset_id!r} split {split!r} ({type(exc).__name__}: {first}); "
+            "offline, save it elsewhere with datasets' save_to_disk and pass that folder",
+            path=dataset_id,
+        ) from None
     rows = ((i, dict(r)) for i, r in enumerate(ds, start=1))
     fake_path = Path(dataset_id.replace("/", "_"))
     return _load_rows(rows, f"hf:{dataset_id}[{split}]", fake_path, None, field_map, limit)
@@ -385,20 +511,22 @@ def load_benchmark(
     limit: int | None = None,
     field_map: Mapping[str, str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
-    split: str = "test",
+    split: str | None = None,
 ) -> Dataset:
     """Load a benchmark as ``Problem`` records (benchmarks of Yue et al. 2025, or any JSONL/Parquet).
 
     Args:
-        name_or_path: a file (.jsonl, .json, .parquet), a folder holding ``test.jsonl``, a benchmark
-            name (``math500``, ``aime24``, ``amc23``, ``minerva_math``, ``olympiadbench``,
-            ``gsm8k``) looked up under ``data_dir`` / ``$RLBOUND_DATA_DIR``, or a Hugging Face
-            dataset id (``owner/name``, needs ``datasets``; untested offline).
+        name_or_path: a file (.jsonl, .json, .parquet), a folder holding ``test.jsonl``, a folder
+            written by ``datasets``' ``save_to_disk`` (one split, or a DatasetDict: ``split``
+            picks one), a benchmark name (``math500``, ``aime24``, ``amc23``, ``minerva_math``,
+            ``olympiadbench``, ``gsm8k``) looked up under ``data_dir`` / ``$RLBOUND_DATA_DIR``, or
+            a Hugging Face Hub dataset id (``owner/name``, needs ``datasets`` and the network).
         limit: keep the first ``limit`` problems (the hash covers only those).
         field_map: ``{"id": ..., "prompt": ..., "reference": ...}`` column names for a file of
             another layout (``id`` optional: the row index is used); overrides detection.
         data_dir: where benchmark names are looked up (else ``$RLBOUND_DATA_DIR``).
-        split: the split of a Hugging Face dataset.
+        split: the split of a DatasetDict folder or of a Hub dataset (default: a folder's only
+            split, else ``test``; a one-split folder takes it only if it is that folder's own split).
 
     Raises:
         InputError: unknown name, unreadable file, unrecognised layout, a record missing a field
@@ -408,6 +536,10 @@ def load_benchmark(
         raise InputError(f"limit must be a positive integer, got {limit!r}", field="limit")
     raw = str(name_or_path)
     path = Path(raw).expanduser()
+    if is_hf_dataset_dir(path):
+        table, where = read_hf_dataset(path, split, default="test")
+        folder, _ = hf_split_dir(path, split, default="test")
+        return _load_rows(hf_rows(table), where, folder, None, field_map, limit)
     if path.is_dir():
         path = _file_in_dir(path)
     if not path.is_file():
@@ -419,10 +551,11 @@ def load_benchmark(
                 import datasets  # noqa: F401, PLC0415
             except ImportError:
                 raise InputError(
-                    f"{raw!r} is not a file here; to read it as a Hugging Face dataset id install 'datasets'",
+                    f"{raw!r} is not a file or folder here, and reading it as a Hugging Face Hub id needs the "
+                    "'datasets' package and the network; or pass a folder written by save_to_disk",
                     path=raw,
                 ) from None
-            return _load_hf(raw, split, limit, field_map)
+            return _load_hf(raw, split or "test", limit, field_map)
         else:
             known = _ALIASES.get(raw.lower(), raw.lower()) in BENCHMARKS
             hint = (
