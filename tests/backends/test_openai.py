@@ -1,6 +1,6 @@
 """The openai backend against a real OpenAI-compatible server over real sockets.
 
-* ``rlbound serve`` (src/rlbound/backends/serve.py) is started as a subprocess on 127.0.0.1 serving the tiny
+* ``rlbound serve`` (src/rlbound/backends/serve/) is started as a subprocess on 127.0.0.1 serving the tiny
   model; the backend's samples must equal the hf backend's for the same seeds, and ``score`` (prompt
   echo) must equal the hf backend's scores.
 * Tiny stdlib servers inside the test check retries (503, 503, 200), no retry on 400, the

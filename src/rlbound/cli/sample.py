@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 
 from rlbound.cli.args import add_dataclass_options
+from rlbound.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,15 +28,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="hf", help="scoring backend (hf, vllm, openai)")
     p.add_argument("--batch-size", type=int, default=256, help="sequences per forward pass (hf)")
     p.add_argument("--label", default=None, help="scorer label stored in the file (default: the model path)")
+    p.add_argument("--base-url", default=None,
+                   help="openai backend: the server's API root (default http://127.0.0.1:8000/v1)")
     p.set_defaults(func=cmd_perplexity)
 
-    from rlbound.backends.serve import build_arg_parser, run
+    from rlbound.backends.serve import build_arg_parser
 
     sv = sub.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API (/v1/completions)",
-                        description="A small OpenAI-compatible server (completions, chat, echo+logprobs scoring, "
-                        "per-request seeds) on top of the hf backend; for tests and for small models.")
-    build_arg_parser(sv)
-    sv.set_defaults(func=run)
+                        description="A small OpenAI-compatible server on top of the hf backend (completions and "
+                        "chat, streaming, logprobs with top alternatives, token-id prompts, echo+logprobs scoring, "
+                        "per-request seeds; docs/backends.md); for tests and for small models. Without MODEL it "
+                        f"serves the shipped sandbox model under the name {SANDBOX_MODEL!r}.")
+    build_arg_parser(sv, model_help="model directory (transformers format) or hub id "
+                     f"(default: the shipped sandbox model, served as {SANDBOX_MODEL!r})")
+    sv.set_defaults(func=cmd_serve)
+
+
+SANDBOX_MODEL = "tiny"  # what ``rlbound serve`` serves without MODEL, and the name it serves it under
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rlbound.backends.serve import run
+
+    if args.model is None:
+        from rlbound.study.run import shipped_checkpoint
+
+        path = shipped_checkpoint(SANDBOX_MODEL)
+        if path is None:
+            raise InputError(f"the shipped sandbox model {SANDBOX_MODEL!r} is missing from this installation; "
+                             "give a model directory", field="model")
+        args.model, args.name = str(path), args.name or SANDBOX_MODEL
+    return run(args)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -55,6 +78,10 @@ def cmd_perplexity(args: argparse.Namespace) -> int:
     options = None
     if args.backend == "hf":
         options = options_class("hf")(batch_size=args.batch_size)
+    if args.base_url is not None:
+        if args.backend != "openai":
+            raise InputError(f"--base-url is an option of --backend openai, not {args.backend}", field="base_url")
+        options = options_class("openai")(base_url=args.base_url)
     path = score_run(args.run_dir, args.model, backend=args.backend, options=options, scorer_label=args.label)
     print(f"wrote {path}")
     return 0
