@@ -425,6 +425,76 @@ def test_no_fork_server_outlives_a_grading_run(tmp_path: Path) -> None:
     assert json.loads(out.stdout) == [], f"fork servers left behind (pid, name, state): {out.stdout}"
 
 
+CALLER_KILLED = r'''
+import ctypes, json, os, secrets, signal, subprocess, sys, time
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER: orphans become our children
+mode, spawn = sys.argv[1:3]
+mark = "rlbd-" + secrets.token_hex(5)  # the program's process name (comm: 15 characters at most)
+program = "import ctypes\nctypes.CDLL(None).prctl(15, %r, 0, 0, 0)\nwhile True:\n    pass\n" % mark.encode()
+caller = ("import sys; from rlbound.verify.isolation import Limits, run_program; "
+          "run_program(sys.argv[1], limits=Limits(wall_s=120, cpu_s=120), mode=sys.argv[2], spawn=sys.argv[3])")
+
+def procs():
+    """pid -> (name, state, parent) of every process."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2:].split()
+        out[int(pid)] = (stat[stat.index("(") + 1:stat.rindex(")")], rest[0], int(rest[1]))
+    return out
+
+proc = subprocess.Popen([sys.executable, "-c", caller, program, mode, spawn])
+deadline = time.monotonic() + 60
+while not any(name == mark for name, _, _ in procs().values()):
+    assert proc.poll() is None and time.monotonic() < deadline, "the program never started"
+    time.sleep(0.02)
+proc.kill()  # SIGKILL: the caller reaps nothing and runs no exit handler
+proc.wait()
+t0 = time.monotonic()
+left = []
+while time.monotonic() - t0 < 2.0:
+    now = procs()
+    left = [(p, n, s) for p, (n, s, pp) in now.items() if (pp == os.getpid() or n == mark) and s != "Z"]
+    if not left:
+        break
+    time.sleep(0.02)
+print(json.dumps({"left": left, "seconds": round(time.monotonic() - t0, 2)}))
+for pid, (name, _, parent) in procs().items():  # end what is left (a failure) and reap it all
+    if name == mark or parent == os.getpid():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    try:
+        if os.waitpid(-1, os.WNOHANG)[0] == 0:
+            time.sleep(0.02)
+    except ChildProcessError:
+        break
+'''
+
+
+@pytest.mark.parametrize("spawn", ["zygote", "exec"])
+@pytest.mark.parametrize("mode", ["root-ns", "userns", "plain"])
+def test_programs_end_when_their_caller_is_killed(mode: str, spawn: str) -> None:
+    """A caller SIGKILLed while its program runs (a grading worker past its time limit) reaps
+    nothing: its fork server (or, with exec, the program's own process) must not keep running
+    the program until its CPU limit, and must not keep running itself. Under a child subreaper,
+    which inherits what the caller orphans, nothing may still run 2 s after the kill."""
+    if sb.isolation_mode(mode, spawn) is None:
+        pytest.skip(f"mode {mode} is not available here")
+    out = subprocess.run([sys.executable, "-c", CALLER_KILLED, mode, spawn], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout)
+    assert got["left"] == [], f"still running {got['seconds']} s after the caller was killed (pid, name, state): {got}"
+
+
 def test_exec_spawn_runs_programs() -> None:
     res = sb.run_program("print(6 * 7)", limits=SMALL, spawn="exec")
     assert res.stdout == b"42\n" and res.exit_code == 0, res.stderr or res.setup_error

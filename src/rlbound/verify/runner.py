@@ -16,6 +16,10 @@ worker, and the pool starts at the first such item, so a job decided entirely th
 Each call ends its own workers. The multiprocessing forkserver and resource tracker behind the pools
 stay warm for the next call and are stopped, and reaped, when this process exits (or by
 ``stop_pool_helpers``), so that no helper of ``rlbound grade`` or ``rlbound verify`` outlives it.
+A worker SIGKILLed on timeout reaps nothing; the forkserver that forked it is a child subreaper and
+reaps what it leaves (the sandbox's fork servers, which end at once when their caller dies), and at
+its exit waits for, then kills, any rest (``_adopt_orphans``). With ``start_method="spawn"`` those
+orphans still end at once but are reaped by init (or an outer subreaper).
 """
 
 from __future__ import annotations
@@ -133,15 +137,19 @@ class _Task:
 
 
 _WARMUP_ENV = "RLBOUND_FORKSERVER_WARMUP"
+_PR_SET_CHILD_SUBREAPER = 36
+_ORPHAN_GRACE_S = 2.0  # at the forkserver's exit: how long adopted orphans may take to end, then killed
 
 
 def _warm_forkserver() -> None:
-    """Run in the forkserver when it imports this module (see ``_context``): build the verifier named
-    in ``$RLBOUND_FORKSERVER_WARMUP`` once and call its ``warmup``, so every worker forked from the
+    """Run in the forkserver when it imports this module (see ``_context``): make it the reaper of
+    what killed workers leave (``_adopt_orphans``), then build the verifier named in
+    ``$RLBOUND_FORKSERVER_WARMUP`` once and call its ``warmup``, so every worker forked from the
     server starts with imports done and parser caches filled (for Math-Verify: ANTLR's DFA)."""
     target = os.environ.get(_WARMUP_ENV)
     if not target or sys.argv[:1] != ["-c"] or "multiprocessing.forkserver" not in sys.modules:
         return
+    _adopt_orphans()
     try:
         module_name, cls_name = target.split(":")
         import importlib
@@ -152,6 +160,65 @@ def _warm_forkserver() -> None:
             warmup()
     except Exception:  # noqa: BLE001 - an optimisation only; workers warm up themselves
         pass
+
+
+def _adopt_orphans() -> None:
+    """Make this process (the forkserver, parent of the workers) a child subreaper (Linux
+    ``PR_SET_CHILD_SUBREAPER``). A worker SIGKILLed on timeout cannot reap its own children (the
+    sandbox's fork servers, which then end by themselves); they become the forkserver's children
+    instead of init's or an outer subreaper's, multiprocessing's SIGCHLD loop reaps them as they
+    end (its warning about a pid it did not fork is silenced), and at its exit the forkserver waits
+    ``_ORPHAN_GRACE_S`` for the rest, then kills and reaps them: none outlives the command."""
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # not Linux: orphans go to init as before
+        return
+    import atexit
+    import warnings
+
+    warnings.filterwarnings("ignore", message="forkserver: waitpid returned unexpected pid")
+    atexit.register(_reap_children, os.getpid(), _ORPHAN_GRACE_S)
+
+
+def _reap_children(owner: int, grace_s: float) -> None:
+    """Reap every child of this process; those still running after ``grace_s`` are SIGKILLed (and
+    what they leave, adopted in turn, too), giving up ``grace_s`` later."""
+    if os.getpid() != owner:
+        return  # a worker forked from the forkserver (they end by os._exit, this is a safeguard)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline + grace_s:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no child left
+        if pid:
+            continue
+        if time.monotonic() >= deadline:
+            for child in _child_pids():
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.005)
+
+
+def _child_pids() -> list[int]:
+    """The pids whose parent is this process (from /proc)."""
+    me, found = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(b")") + 2:].split()[1]) == me:
+            found.append(int(name))
+    return found
 
 
 _warm_forkserver()
@@ -265,6 +332,7 @@ def stop_pool_helpers(timeout_s: float = 5.0) -> None:
 
     Each ``verify_items`` call already ends its own workers; the helpers stay for the next call
     (a warm forkserver makes a worker cost milliseconds) and are stopped when this process exits.
+    The forkserver reaps what it adopted from killed workers before it exits (``_adopt_orphans``).
     """
     _HELPERS.stop(timeout_s)
 

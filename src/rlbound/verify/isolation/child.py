@@ -336,9 +336,19 @@ def setup(args, ro_paths, hidden=()):
     return code
 
 
+def die_with_caller(caller):
+    """Exec spawn: be SIGKILLed when the thread that started this process ends (it supervises the
+    run to its end, so only when it dies: a grading worker killed on timeout, say), and end now if
+    the caller (pid ``caller``) is already gone, which the prctl would not notice."""
+    kernel.call("prctl", kernel.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != caller:
+        os._exit(SETUP_FAILED)
+
+
 def main(argv):
     """Exec spawn: namespaces (unless plain), setup, then the program as ``__main__``."""
     args, ro_paths, hidden = parse_args(argv)
+    die_with_caller(int(args["caller"]))
     if args["mode"] != "plain":
         enter_namespaces()
     code = setup(args, ro_paths, hidden)

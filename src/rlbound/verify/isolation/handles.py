@@ -31,7 +31,7 @@ class ExecHandle:
 
     def __init__(self, plan: Plan, args: list[str], child: dict[str, int]) -> None:
         names = [n for n in ("src", "peer", "rep", "ctl", "sec") if n in child]
-        argv = args + [f"{n}={child[n]}" for n in names]
+        argv = args + [f"{n}={child[n]}" for n in names] + [f"caller={os.getpid()}"]
         cmd: list[str] = []
         if plan.mode == "userns":
             assert plan.unshare is not None

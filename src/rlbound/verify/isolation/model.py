@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 # 2: seccomp denies new namespaces, no capability in userns mode, programs die with their server (issue 24)
 # 3: seccomp also denies keyrings, SysV/POSIX IPC, memfd, BPF and ptrace; installed packages hidden;
 #    main not dumpable before the peer exists; userns peer without main's home (docs/hostile-suite.md)
-SANDBOX_VERSION = "sandbox-3"
+# 4: programs and fork servers end at once when their caller is SIGKILLed (a grading worker past its
+#    time limit): servers watch a pidfd of the caller, exec programs have PR_SET_PDEATHSIG
+SANDBOX_VERSION = "sandbox-4"
 SPAWNS = ("zygote", "exec")
 MODES = ("root-ns", "userns", "plain")
 # the whole environment of a sandbox process before its setup (no variable of the caller survives)

@@ -3,7 +3,11 @@
 Each server is ``zygote.py`` in a fresh ``python -I -S`` (module doc of ``rlbound.verify.isolation``);
 one per sandbox mode is current, and it is replaced after ``ZYGOTE_MAX_JOBS`` programs. Servers
 are reaped before this process ends (atexit, and the end of a multiprocessing worker, which runs no
-atexit handlers), so none outlives it as a zombie.
+atexit handlers), so none outlives it as a zombie. A process that cannot reap them, because it was
+SIGKILLed (a grading worker past its time limit), still leaves none running: each server holds a
+pidfd of its caller and, once that is readable, kills and reaps its programs and exits
+(``zygote.py``); its zombie goes to whoever adopts orphans (the runner's forkserver, a child
+subreaper, reaps it).
 """
 
 from __future__ import annotations
@@ -34,16 +38,23 @@ class Zygote:
         if plan.mode == "userns":  # own user and pid namespaces, so that setns() on the latter is allowed
             assert plan.unshare is not None
             cmd += [plan.unshare, "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
-        cmd += [plan.python, "-I", "-S", "-B", ZYGOTE_FILE, str(theirs.fileno()), str(max_jobs),
+        caller = os.pidfd_open(os.getpid())  # the server ends with this process (module doc)
+        cmd += [plan.python, "-I", "-S", "-B", ZYGOTE_FILE, str(theirs.fileno()), str(caller), str(max_jobs),
                 ",".join(ZYGOTE_PRELOAD), plan.mode]
         if plan.mode != "plain":
             assert root is not None
             cmd += [root, *(f"ro={p}" for p in plan.ro_paths), *(f"hide={p}" for p in plan.hidden)]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=[theirs.fileno()], env=CLEAN_ENV, cwd="/", start_new_session=True, close_fds=True,
-        )
-        theirs.close()
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno(), caller], env=CLEAN_ENV, cwd="/", start_new_session=True, close_fds=True,
+            )
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            os.close(caller)
+            theirs.close()
         self.sock = mine
         self.max_jobs = max_jobs
         self.sent = 0

@@ -1,4 +1,4 @@
-"""The sandbox's fork server; run as ``python -I -S -B zygote.py SOCK MAX_JOBS PRELOAD MODE [ROOT ro=PATH... hide=PATH...]``.
+"""The sandbox's fork server; run as ``python -I -S -B zygote.py SOCK CALLER MAX_JOBS PRELOAD MODE [ROOT ro=PATH... hide=PATH...]``.
 
 The ``spawn="zygote"`` side of ``rlbound.verify.isolation`` (module doc there). It never runs
 untrusted code itself: it imports ``PRELOAD`` (comma-separated modules), sets up its namespaces and
@@ -7,6 +7,13 @@ arrive on the SOCK_SEQPACKET socket ``SOCK`` as NUL-separated ``key=value`` stri
 descriptors attached (``fds=`` names them, ``done`` first: the caller's socket for "started" with a
 pidfd, then "exit STATUS CPU"). After ``MAX_JOBS`` requests, or when the caller closes the socket,
 it exits once its running children have ended.
+
+``CALLER`` is a pidfd of the calling process, readable once that process has ended (a grading
+worker SIGKILLed on timeout, say). Then nobody waits for the children's results any more: the server
+kills and reaps every child and exits at once, so neither it nor a program outlives its caller for
+long. A pidfd rather than ``PR_SET_PDEATHSIG``: it follows the calling process, not the thread that
+started the server, it reaches through ``unshare --fork`` (userns mode) and its pid namespace, and
+it cannot miss a death that came before the server was ready (it stays readable).
 """
 
 import _json  # noqa: F401 - the HumanEval harness codec's parser, preloaded for every child
@@ -107,10 +114,13 @@ class Server:
             os.chdir("/")
             self.root = "/"
 
-    def serve(self, sock, max_jobs):
-        """Fork one child per request until ``max_jobs`` or the caller is gone; then wait for all."""
+    def serve(self, sock, caller, max_jobs):
+        """Fork one child per request until ``max_jobs`` or the caller closes the socket; then wait
+        for all. When the caller process has ended (its pidfd ``caller`` is readable), end them all
+        at once instead."""
         sel = selectors.DefaultSelector()
         sel.register(sock, selectors.EVENT_READ, None)
+        sel.register(caller, selectors.EVENT_READ, "caller")
         served = 0
         accepting = True
         while accepting or self.kids:
@@ -118,6 +128,9 @@ class Server:
             if self.kids:
                 timeout = max(0.0, min(k[2] for k in self.kids.values()) - time.monotonic())
             for key, _ in sel.select(timeout):
+                if key.data == "caller":
+                    self.end_all()
+                    return
                 if key.data is not None:
                     sel.unregister(key.fd)
                     self.reap(key.fd)
@@ -212,6 +225,16 @@ class Server:
         done.close()
         os.close(pidfd)
 
+    def end_all(self):
+        """The caller is gone: kill every child (also one not yet in a process group of its own),
+        then its process group, and reap each one."""
+        for pidfd in list(self.kids):
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            self.reap(pidfd)
+
     def kill_overdue(self):
         """Backstop only: the caller enforces the wall clock itself."""
         now = time.monotonic()
@@ -232,18 +255,18 @@ def _name_process(name):
 
 
 def main(argv):
-    sock_fd, max_jobs, preload, mode = int(argv[0]), int(argv[1]), argv[2], argv[3]
+    sock_fd, caller_fd, max_jobs, preload, mode = int(argv[0]), int(argv[1]), int(argv[2]), argv[3], argv[4]
     for name in preload.split(","):  # programs start with these already imported
         try:
             __import__(name)
         except Exception:
             pass
     _name_process("rlbound-zygote")
-    _, ro_paths, hidden = child.parse_args(argv[5:])
-    server = Server(mode, argv[4] if mode != "plain" else None, ro_paths, hidden)
+    _, ro_paths, hidden = child.parse_args(argv[6:])
+    server = Server(mode, argv[5] if mode != "plain" else None, ro_paths, hidden)
     gc.collect()
     gc.freeze()  # children never scan (and so never copy) the server's objects in a collection
-    server.serve(socket.socket(fileno=sock_fd), max_jobs)
+    server.serve(socket.socket(fileno=sock_fd), caller_fd, max_jobs)
     os._exit(0)
 
 
