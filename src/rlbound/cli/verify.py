@@ -56,6 +56,8 @@ def _print_summary(counts: dict[str, int], seconds: float) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from rlbound.data.store import RunStore
     from rlbound.verify.runner import verify_run
+    if args.chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be >= 1, got {args.chunk_rows}", field="chunk-rows")
     store = RunStore.open(args.run_dir)
     if args.verifier:
         _check_verifier(args.verifier)
@@ -67,6 +69,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
                         chunk_rows=args.chunk_rows)
     _print_summary(dict(counts), time.time() - t0)
     return 0
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output path that cannot be written before any grading is done."""
+    if out.is_dir():
+        raise InputError("is a directory, expected an output file", path=str(out), field="out")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output folder ({(e.strerror or type(e).__name__).lower()})",
+                         path=str(out.parent), field="out") from None
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -91,6 +104,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         problem = Problem(id=str(pid), prompt=prompt, reference=str(reference), verifier=args.verifier, metadata=meta)
         items.append((lineno, problem, response))
     out = Path(args.out) if args.out else src.with_name(src.stem + "_graded.jsonl")
+    _check_output(out)
     t0 = time.time()
     verdicts = dict(verify_items(args.verifier, items, workers=args.workers, timeout_s=args.timeout))
     counts: dict[str, int] = {}

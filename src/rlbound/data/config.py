@@ -49,8 +49,9 @@ def resolve_config(
 
     Keys may use ``-`` or ``_``; ``table`` names an optional TOML table whose keys are merged over the
     top-level ones (``[sample]``); ``convert`` maps a field name to a function applied to its TOML
-    value. Every error is one InputError naming the file and the key: a missing file, TOML syntax,
-    an unknown key, a value of the wrong type, a missing required key, a value the class rejects.
+    value. Every error is one InputError naming the file and the key: a missing or unreadable file (or a
+    folder), TOML syntax, an unknown key, a value of the wrong type, a missing required key, a value the
+    class rejects.
     """
     values: dict[str, Any] = {}
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -61,6 +62,10 @@ def resolve_config(
             raw = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError("config file not found", path=where) from None
+        except IsADirectoryError:
+            raise InputError("is a directory, expected a TOML config file", path=where) from None
+        except OSError as e:
+            raise InputError(f"cannot read config file: {(e.strerror or type(e).__name__).lower()}", path=where) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise InputError(f"not valid TOML: {e}", path=where) from None
         if table is not None and isinstance(raw.get(table), dict):

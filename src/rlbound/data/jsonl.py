@@ -25,7 +25,7 @@ def _open_text(path: Path) -> io.TextIOBase:
     except FileNotFoundError:
         raise InputError("no such file", path=str(path)) from None
     except IsADirectoryError:
-        raise InputError("is a directory, expected a results file", path=str(path)) from None
+        raise InputError("is a directory, expected a JSONL file", path=str(path)) from None
 
 
 def read_jsonl(path: str | Path, progress: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -40,8 +40,11 @@ def read_jsonl(path: str | Path, progress: bool = True) -> Iterator[tuple[int, d
         while True:
             try:
                 line = fh.readline()
-            except (UnicodeDecodeError, OSError, EOFError) as e:
-                raise InputError(f"unreadable text after line {lineno} ({e})", path=str(path), line=lineno + 1) from None
+            except UnicodeDecodeError as e:
+                raise InputError(f"not UTF-8 text here or in the lines just after ({e.reason}); is it a JSONL file?",
+                                 path=str(path), line=lineno + 1) from None
+            except (OSError, EOFError) as e:
+                raise InputError(f"unreadable after line {lineno} ({e})", path=str(path), line=lineno + 1) from None
             if not line:
                 break
             lineno += 1

@@ -56,6 +56,7 @@ __all__ = [
     "quiet_transformers",
     "read_manifest",
     "remove_stale_tmp",
+    "remove_stale_tmp_files",
     "rng_state",
     "save_checkpoint",
     "set_rng_state",
@@ -68,6 +69,7 @@ MANIFEST = "manifest.json"
 TRAINER_STATE = "trainer_state.pt"
 _STEP_RE = re.compile(r"^step-(\d+)$")
 _TMP_RE = re.compile(r"^\.tmp-step-(\d+)-(\d+)-[0-9a-f]+$")
+_TMP_FILE_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]{32}")  # rlbound.data.atomic.tmp_name
 
 
 def now_iso() -> str:
@@ -124,6 +126,22 @@ def remove_stale_tmp(root: Path) -> int:
         m = _TMP_RE.match(entry.name)
         if m and entry.is_dir() and (int(m.group(2)) == os.getpid() or not _pid_alive(int(m.group(2)))):
             shutil.rmtree(entry, ignore_errors=True)
+            n += 1
+    return n
+
+
+def remove_stale_tmp_files(folder: Path) -> int:
+    """Remove the temp files of atomic writes (``rlbound.data.atomic``: ``.tmp-<pid>-<hex>...``) in
+    ``folder`` whose writer process is gone, e.g. a distillation's ``traces.jsonl`` write killed
+    midway; returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    n = 0
+    for entry in folder.iterdir():
+        m = _TMP_FILE_RE.match(entry.name)
+        if m and entry.is_file() and not _pid_alive(int(m.group(1))):
+            entry.unlink(missing_ok=True)
             n += 1
     return n
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -193,9 +194,14 @@ def _problems(config: DistillConfig, task_config: Any) -> tuple[list[Problem], l
 
 
 def _check_tasks(teacher: str, student: str) -> Any:
-    """The student's sandbox task; InputError when the teacher was trained on another prompt format."""
+    """The student's sandbox task; InputError when a model folder is missing or the teacher was
+    trained on another prompt format."""
     from rlbound.rl.trainer import sandbox_task_config
     from rlbound.toy.tasks import prompt_width
+
+    for name, model in (("teacher", teacher), ("student", student)):  # the hf loader's rule for a path
+        if (os.sep in model or model.startswith((".", "~"))) and not Path(model).expanduser().is_dir():
+            raise InputError("model directory not found", path=model, field=name)
     t, s = sandbox_task_config(teacher), sandbox_task_config(student)
     if t.modulus != s.modulus or prompt_width(t) != prompt_width(s):
         raise InputError(f"teacher and student sandbox tasks differ (modulus {t.modulus} vs {s.modulus}, prompt "
@@ -205,9 +211,13 @@ def _check_tasks(teacher: str, student: str) -> Any:
 
 def _finished_run(out: Path, config: DistillConfig) -> Path | None:
     """The final checkpoint of a finished run of ``config`` in ``out``; None when there is none.
-    InputError when ``out`` holds something else or a run with other settings."""
+    InputError when ``out`` holds something else or a run with other settings. Temp files of a
+    traces write killed midway (their writer is gone) are removed first."""
     if not out.exists():
         return None
+    if not out.is_dir():
+        raise InputError("exists and is not a folder; choose a new or empty folder", path=str(out), field="out")
+    ckpt.remove_stale_tmp_files(out)
     foreign = sorted(p.name for p in out.iterdir() if p.name not in (ckpt.LOG, ckpt.CHECKPOINTS, TRACES))
     if foreign:
         raise InputError(f"output folder holds files that are not a distillation run ({', '.join(foreign[:3])})",

@@ -266,7 +266,7 @@ def load_problems(path: str, template: str = "raw", tokenizer: Any = None) -> li
     and ``metadata`` optional), or any benchmark file ``rlbound sample`` reads (MATH500, GSM8K,
     AIME, AMC, Minerva, OlympiadBench, detected by fields or folder name; graded by ``math``).
     Sandbox problems (verifier ``synthetic``) keep their own prompt format whatever ``template``.
-    ``chat`` needs ``tokenizer``. InputError names the file, line and field.
+    ``chat`` needs ``tokenizer``. InputError names the file, line and field (a repeated id too).
     """
     from rlbound.backends import templates
     from rlbound.data.benchmarks import load_benchmark
@@ -275,7 +275,14 @@ def load_problems(path: str, template: str = "raw", tokenizer: Any = None) -> li
     rows = read_jsonl(path, progress=False) if str(path).endswith((".jsonl", ".jsonl.gz")) else iter(())
     first = next(rows, None)  # JSON / Parquet files go to the benchmark loader
     if first is not None and {"id", "prompt"} <= set(first[1]) and set(first[1]) <= Problem.FIELDS:
-        out = [Problem.from_row(obj, path=str(path), line=line) for line, obj in ([first, *rows])]
+        out, seen = [], {}
+        for line, obj in (first, *rows):
+            p = Problem.from_row(obj, path=str(path), line=line)
+            if p.id in seen:
+                raise InputError(f"duplicate id {p.id!r} (first on line {seen[p.id]})", path=str(path), line=line,
+                                 field="id")
+            seen[p.id] = line
+            out.append(p)
     else:
         out = list(load_benchmark(path).problems)
     return [p if p.verifier == "synthetic" else dataclasses.replace(p, prompt=templates.render(template, p.prompt, tokenizer))
@@ -335,6 +342,8 @@ def _verifier_reward() -> RewardFn:
 
 def _check_out_folder(out: Path, config: TrainConfig, latest: Path | None) -> None:
     """Refuse a folder that holds something else, or a run with a different configuration."""
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder; choose a new or empty folder", path=str(out), field="out")
     if latest is not None:
         old = ckpt.read_manifest(latest).get("config", {})
         new = dataclasses.asdict(config)

@@ -40,11 +40,12 @@ class Scorer(Protocol):
         ...
 
 
-def _template_of(manifest: Any) -> str:
+def _template_of(manifest: Any, run_dir: str | Path) -> str:
     pt = manifest.prompt_template or {}
     name = pt.get("name")
     if not name:
-        raise InputError("the run's manifest records no prompt template; cannot rebuild the prompts")
+        raise InputError("the run's manifest records no prompt template; cannot rebuild the prompts",
+                         path=str(run_dir), field="prompt_template")
     return pt["text"] if name == "custom" else name
 
 
@@ -61,10 +62,10 @@ def score_run(run_dir: str | Path, model: str, *, backend: str = "hf", options: 
     from rlbound.data.store import RunStore, write_perplexity
 
     store = RunStore.open(run_dir)
-    template = _template_of(store.manifest)
     samples = [s for s in store.samples() if s.text is not None]
     if not samples:
         raise InputError("the run has no response texts to score", path=str(run_dir))
+    template = _template_of(store.manifest, run_dir)
     own = scorer is None
     scorer = get_backend(backend, model, options) if own else scorer
     if not isinstance(scorer, Scorer):
