@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.rlbound-installed
 TORCH  := torch==2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install test test-all demo smoke example bench clean
+.PHONY: install test test-all demo smoke example grid bench clean
 
 install: $(STAMP)
 
@@ -47,3 +47,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+
+# A models x benchmarks grid on the sandbox models (docs/grid.md); a few minutes on 2 cores.
+grid: $(STAMP)
+	$(BIN)/rlbound study --config examples/sandbox-grid.toml --out $(DEMO_OUT)-grid
