@@ -327,15 +327,10 @@ class _Problems:
 
 def _verifier_reward() -> RewardFn:
     """1.0 when the problem's registered verifier says correct, else 0.0 (RLVR's binary reward)."""
-    from rlbound.verify.base import get_verifier
-
-    cache: dict[str, Any] = {}
+    from rlbound.verify.rewards import shared_verifier
 
     def reward(problem: Problem, text: str) -> float:
-        v = cache.get(problem.verifier)
-        if v is None:
-            v = cache[problem.verifier] = get_verifier(problem.verifier)
-        return 1.0 if v.verify(problem, text).correct else 0.0
+        return 1.0 if shared_verifier(problem.verifier).verify(problem, text).correct else 0.0
 
     return reward
 

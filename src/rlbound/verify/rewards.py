@@ -131,7 +131,9 @@ def verifier_for_source(data_source: str, default: str | None = None) -> str:
     )
 
 
-def _verifier(name: str) -> Verifier:
+def shared_verifier(name: str) -> Verifier:
+    """The process's one instance of verifier ``name`` (thread-safe): every reward function of
+    rlbound (TRL, verl, ``rlbound train`` / ``distill``) grades through it."""
     with _verifiers_lock:
         if name not in _verifiers:
             _verifiers[name] = get_verifier(name)
@@ -373,16 +375,16 @@ def grade_item(name: str, ground_truth: Any, response: str, *, prompt: Any = "",
         if answer_format == "dapo":
             response = dapo_response(response)
         problem = Problem(id=pid, prompt="", reference=_math_reference(ground_truth), verifier=name, metadata=meta)
-        return _verifier(name).verify(problem, response)
+        return shared_verifier(name).verify(problem, response)
     if name == "stdio":
         cases, fn = code_tests(ground_truth)
         if fn is None:
             problem = Problem(id=pid, prompt="", reference=json.dumps(cases), verifier=name, metadata=meta)
-            return _verifier(name).verify(problem, response)
+            return shared_verifier(name).verify(problem, response)
         meta["entry_point"] = fn
         problem = Problem(id=pid, prompt=_CALL_HEADER, reference=_call_test(cases), verifier="humaneval",
                           metadata=meta)
-        return _verifier("humaneval").verify(problem, _call_response(response, fn))
+        return shared_verifier("humaneval").verify(problem, _call_response(response, fn))
     if not isinstance(ground_truth, str):
         raise ValueError(f"ground_truth for verifier {name!r} must be a string, got {type(ground_truth).__name__}")
     text = prompt if isinstance(prompt, str) else ""
@@ -393,7 +395,7 @@ def grade_item(name: str, ground_truth: Any, response: str, *, prompt: Any = "",
         code, in_fence = code_prompt(prompt, entry)
         text, response = humaneval_inputs(code, response, entry, in_fence)
     problem = Problem(id=pid, prompt=text, reference=ground_truth, verifier=name, metadata=meta)
-    return _verifier(name).verify(problem, response)
+    return shared_verifier(name).verify(problem, response)
 
 
 def _reward(verdict: Verdict, where: str) -> float:
@@ -487,7 +489,7 @@ def make_trl_reward(verifier: str, reference_column: str = "reference", *, promp
     that cannot be graded scores 0.0 and is logged. Returns 1.0/0.0 per completion (RLVR's binary
     reward, Yue et al. 2025, Sec. 2.2).
     """
-    get_verifier(verifier)  # fail now, not at the first training step, on an unknown name
+    shared_verifier(verifier)  # fail now, not at the first training step, on an unknown name
     if answer_format not in ("default", "dapo"):
         raise ValueError(f"answer_format must be 'default' or 'dapo', got {answer_format!r}")
     where = f"trl reward[{verifier}]"
