@@ -1,7 +1,7 @@
 """``rlbound serve`` (src/rlbound/backends/serve/) over real sockets, with the shipped sandbox model.
 
-The ``openai`` Python client is not installed in this project's environment, so the tests speak
-HTTP with ``http.client`` and parse the server-sent events themselves (``data: {...}`` blocks,
+These tests speak HTTP with ``http.client`` and parse the server-sent events themselves, to check
+the wire format itself (test_serve_openai_client.py drives the official client) (``data: {...}`` blocks,
 ``data: [DONE]`` last). Samples, log-probabilities and scores are checked against the hf backend
 on the same model; every error answer is checked for OpenAI's error object (status, ``param``,
 ``code`` a string or null).
