@@ -98,11 +98,30 @@ class Stages:
 
 
 def _settings_hash(cfg: Any) -> str:
-    """Short hash of a config's settings (without ``out``): changed settings get a fresh folder."""
+    """Short hash of a config's settings (without ``out``): changed settings get a fresh folder.
+
+    Paths are keyed by what they hold, not where they are (``_content_key``), so the same study
+    from another checkout or output folder reuses its stages."""
     import hashlib
 
-    d = {k: v for k, v in asdict(cfg).items() if k != "out"}
+    d = {k: _content_key(v) for k, v in asdict(cfg).items() if k != "out"}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _content_key(value: Any) -> Any:
+    """A sandbox model folder as its recipe hash, a file as its content hash, anything else as is."""
+    import hashlib
+
+    if not isinstance(value, str) or not value:
+        return value
+    path = Path(value)
+    if (path / "sandbox_model.json").is_file():
+        recipe = json.loads((path / "sandbox_model.json").read_text(encoding="utf-8")).get("recipe_sha256")
+        if recipe:
+            return f"sandbox-model:{recipe}"
+    elif path.is_file():
+        return "file:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return value
 
 
 # --------------------------------------------------------------------------------------------------
