@@ -69,17 +69,20 @@ def read_table(store: Any) -> pa.Table | None:
     return _merge(store, shard_paths(store.path))
 
 
-def mean_nll(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
+def mean_nll(table: pa.Table, path: str = LOGPROBS_FILE) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Per row of a ``read_table`` table: (problem ids, mean of -logprob over the row's finite
     tokens, token counts), rows without a finite token dropped. The mean is the sampled-token
     estimate of the per-token entropy of the sampling distribution (Yue et al. 2025, Sec. 5).
-    InputError when a log-probability is above 0."""
-    col = pc.fill_null(table.column("logprobs").combine_chunks(), pa.scalar([], type=SCHEMA.field("logprobs").type))
+    InputError (naming ``path``) when the column is not a list or a log-probability is above 0."""
+    col = table.column("logprobs").combine_chunks()
+    if not pa.types.is_list(col.type) and not pa.types.is_large_list(col.type):
+        raise InputError(f"column has type {col.type}, expected list<float>", path=path, field="logprobs")
+    col = pc.fill_null(col, pa.scalar([], type=col.type))
     vals = pc.fill_null(pc.list_flatten(col).cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
     parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
     good = np.isfinite(vals)
     if (vals[good] > 1e-6).any():
-        raise InputError("log-probabilities must be <= 0", path=LOGPROBS_FILE, field="logprobs")
+        raise InputError("log-probabilities must be <= 0", path=path, field="logprobs")
     count = np.bincount(parents[good], minlength=table.num_rows)
     total = np.bincount(parents[good], weights=-vals[good], minlength=table.num_rows)
     has = count > 0

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rlbound.data import token_logprobs
@@ -156,24 +155,10 @@ def read_token_entropy(run_dir: str | os.PathLike[str]) -> tuple[np.ndarray, flo
         t = _read_side(path, ("problem_id", "sample_index", "logprobs"))
     if t is None:
         return None
-    col = t.column("logprobs").combine_chunks()
-    if not pa.types.is_list(col.type) and not pa.types.is_large_list(col.type):
-        raise InputError(f"column has type {col.type}, expected list<float>", path=str(path), field="logprobs")
-    col = pc.fill_null(col, pa.scalar([], type=col.type))
-    flat = pc.list_flatten(col).cast(pa.float64())
-    parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
-    vals = pc.fill_null(flat, float("nan")).to_numpy(zero_copy_only=False)
-    good = np.isfinite(vals)
-    if (vals[good] > 1e-6).any():
-        raise InputError("log-probabilities must be <= 0", path=str(path), field="logprobs")
-    nll = -vals[good]
-    par = parents[good]
-    count = np.bincount(par, minlength=t.num_rows)
-    total = np.bincount(par, weights=nll, minlength=t.num_rows)
-    has = count > 0
-    if not has.any():
+    _, per_response, count = token_logprobs.mean_nll(t, str(path))
+    if not len(count):
         return None
-    return total[has] / count[has], float(nll.sum() / nll.size)
+    return per_response, float((per_response * count).sum() / count.sum())
 
 
 def read_entropies(runs: Mapping[str, RunData]) -> tuple[dict[str, np.ndarray], dict[str, float], list[str]]:

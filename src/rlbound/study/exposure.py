@@ -16,8 +16,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from rlbound.data.atomic import atomic_write_text
 from rlbound.metrics.verdicts import boundary_verdict
 from rlbound.study import findings as F
@@ -62,9 +60,7 @@ def boundary_finding(label: str, share: float, base: F.Counts, rl: F.Counts, k: 
     CoT counts), judged against Zhang, Neubig, Yue 2025: from a base with exposure 0, RL does not
     widen it (held when the interval lies below 0, contradicted above); from sparse exposure, RL
     widens it (held above 0, contradicted below)."""
-    where = {pid: i for i, pid in enumerate(rl[0])}
-    idx = [where[pid] for pid in base[0]]
-    b = boundary_verdict(base[1], base[2], np.asarray(rl[1])[idx], np.asarray(rl[2])[idx], k=k)
+    b = boundary_verdict(*F.aligned(base, rl), k=k)
     (lo, hi), diff, boundary = b.ci95, b.diff, b.verdict
     if share == 0:
         claim = f"{label} (long-tail exposure 0%): RL does not widen the long-tail boundary (CoT-pass@{k})"
@@ -76,11 +72,6 @@ def boundary_finding(label: str, share: float, base: F.Counts, rl: F.Counts, k: 
                 f"[{lo:+.3f}, {hi:+.3f}] over {b.problems} long-tail problems")
     return F.Finding(f"exposure_{label}", claim, measured, verdict, (lo, hi), f"CoT-pass@{k}(RL) - CoT-pass@{k}(base)",
                      {"exposure": share, "boundary": boundary, "diff": diff, "base": b.base, "rl": b.other})
-
-
-def _split(counts: F.Counts, keep: set[str]) -> F.Counts:
-    mask = np.array([i in keep for i in counts[0]], dtype=bool)
-    return [i for i in counts[0] if i in keep], counts[1][mask], counts[2][mask]
 
 
 def run_exposure(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = False, progress: bool = True,
@@ -110,8 +101,8 @@ def run_exposure(p: StudyPreset, out_dir: str | Path, *, from_scratch: bool = Fa
         cot = {who: RunStore.open(path).counts("steps_correct") for who, path in paths.items()}
         tail = long_tail_ids(cot["base"][0])
         familiar = set(cot["base"][0]) - tail
-        found.append(boundary_finding(recipe, share, _split(cot["base"], tail), _split(cot["rl"], tail), p.n))
-        fam = F.crossing(_split(cot["base"], familiar), _split(cot["rl"], familiar), p.n)
+        found.append(boundary_finding(recipe, share, F.subset(cot["base"], tail), F.subset(cot["rl"], tail), p.n))
+        fam = F.crossing(F.subset(cot["base"], familiar), F.subset(cot["rl"], familiar), p.n)
         found.append(replace(fam, key=f"crossing_familiar_{recipe}",
                              claim=f"{recipe}, familiar split, on CoT-pass@k: " + fam.claim))
         stages.done(recipe)

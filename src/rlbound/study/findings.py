@@ -59,7 +59,7 @@ class Finding:
             raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
 
 
-def _aligned(base: Counts, other: Counts) -> tuple[NDArray[np.int64], ...]:
+def aligned(base: Counts, other: Counts) -> tuple[NDArray[np.int64], ...]:
     """(n_base, c_base, n_other, c_other) over the problems both runs share, in base's order."""
     ids_b, nb, cb = base
     ids_o, no, co = other
@@ -71,9 +71,16 @@ def _aligned(base: Counts, other: Counts) -> tuple[NDArray[np.int64], ...]:
     return (np.asarray(nb)[ib], np.asarray(cb)[ib], np.asarray(no)[io], np.asarray(co)[io])
 
 
+def subset(counts: Counts, keep: set[str]) -> Counts:
+    """``counts`` restricted to the problems whose id is in ``keep`` (a split of the test set)."""
+    ids, n, c = counts
+    mask = np.array([i in keep for i in ids], dtype=bool)
+    return [i for i, m in zip(ids, mask, strict=True) if m], np.asarray(n)[mask], np.asarray(c)[mask]
+
+
 def _paired_passk(base: Counts, other: Counts, k: int, *, seed: int = 0) -> PairedInterval:
     """Interval of pass@k(other) - pass@k(base) over shared problems (unbiased per-problem estimator)."""
-    nb, cb, no, co = _aligned(base, other)
+    nb, cb, no, co = aligned(base, other)
     pb = pass_at_k_matrix(nb, cb, [k])[:, 0]
     po = pass_at_k_matrix(no, co, [k])[:, 0]
     return paired_interval(po - pb, seed=seed)
@@ -125,7 +132,7 @@ def coverage(base: Counts, rl: Counts) -> Finding:
     solved when any of its n samples is correct), with its paired interval; observed one-sided
     counts are set against those expected by chance if one model made both runs
     (``coverage_chance``)."""
-    nb, cb, no, co = _aligned(base, rl)
+    nb, cb, no, co = aligned(base, rl)
     sb, so = cb > 0, co > 0
     only_b, only_r = int(np.sum(sb & ~so)), int(np.sum(so & ~sb))
     both, neither = int(np.sum(sb & so)), int(np.sum(~sb & ~so))

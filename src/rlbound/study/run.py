@@ -297,8 +297,7 @@ class StudyData:
     def split(self, keep: Callable[[str], bool]) -> StudyData:
         """The same data on the problems whose id ``keep`` accepts."""
         def counts(c: F.Counts) -> F.Counts:
-            mask = np.array([keep(i) for i in c[0]], dtype=bool)
-            return [i for i, m in zip(c[0], mask, strict=True) if m], np.asarray(c[1])[mask], np.asarray(c[2])[mask]
+            return F.subset(c, {i for i in c[0] if keep(i)})
 
         def per_response(v: F.PerResponse | None) -> F.PerResponse | None:
             if v is None:
